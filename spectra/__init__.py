@@ -1,0 +1,28 @@
+"""spectra: eigenvalues of the conjugate kernel (CK/NNGP) and neural tangent kernel (NTK)
+of wide fully connected networks on the boolean cube, exactly or to any precision.
+
+Quick start::
+
+    >>> from spectra import Architecture, cube_eigenvalues
+    >>> net = Architecture("relu", depth=2, weight_var=2, bias_var=0)
+    >>> s = cube_eigenvalues(net, dim=128, kernel="ntk", max_degree=3)
+    >>> [f"{v:.6e}" for v in s.values]
+    ['1.381078e+00', '1.503825e-02', '1.516146e-04', '1.075173e-06']
+
+Conventions (normalisations, domains, parameterisation): see ``docs/conventions.md``.
+"""
+from .activations import Activation, describe as describe_activations, get_activation, names as activation_names, register
+from .cube import cube_eigenvalues, cube_eigenvalues_grid, krawtchouk_transform
+from .kernels import kernel, kernel3, kernel_expression, kernel_grid
+from .precision import Precision, resolve_precision
+from .result import Spectrum
+from .spec import KERNELS, Architecture
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Activation", "Architecture", "KERNELS", "Precision", "Spectrum",
+    "activation_names", "cube_eigenvalues", "cube_eigenvalues_grid", "describe_activations",
+    "get_activation", "kernel", "kernel3", "kernel_expression", "kernel_grid",
+    "krawtchouk_transform", "register", "resolve_precision",
+]

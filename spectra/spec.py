@@ -1,0 +1,78 @@
+"""The architecture spec: one frozen object that flows through every routine."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from . import _validate
+from .activations import Activation, get_activation
+
+__all__ = ["Architecture", "KERNELS"]
+
+KERNELS = ("ck", "ntk")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A fully connected network of ``depth`` hidden layers in NTK parameterisation.
+
+    .. math::
+
+        h^1 = \\sigma_w W^1 x/\\sqrt d + \\sigma_b b^1,\\qquad
+        h^{l+1} = \\sigma_w W^{l+1}\\phi(h^l)/\\sqrt n + \\sigma_b b^{l+1}
+
+    Parameters
+    ----------
+    activation : str or Activation
+        A registered name (``spectra.activations.names()``) or an :class:`Activation`.
+    depth : int
+        Number of hidden layers L ≥ 0 (L = 0 is the linear model).
+    weight_var : number
+        σ_w² > 0. Ints, Fractions and strings such as ``"1/3"`` are kept exact, so that
+        ``precision="exact"`` can use them; floats keep their binary value.
+    bias_var : number
+        σ_b² ≥ 0.
+
+    Examples
+    --------
+    >>> a = Architecture("relu", depth=2, weight_var=2, bias_var=0)
+    >>> a.replace(depth=3).depth
+    3
+    """
+
+    activation: Activation | str
+    depth: int = 1
+    weight_var: object = 1
+    bias_var: object = 0
+
+    def __post_init__(self):
+        act = self.activation if isinstance(self.activation, Activation) else get_activation(self.activation)
+        object.__setattr__(self, "activation", act)
+        object.__setattr__(self, "depth", _validate.integer("depth", self.depth, lo=0))
+        object.__setattr__(self, "weight_var", _validate.hyper("weight_var", self.weight_var, positive=True))
+        object.__setattr__(self, "bias_var", _validate.hyper("bias_var", self.bias_var, positive=False))
+
+    def replace(self, **changes) -> "Architecture":
+        """A copy with some fields changed (validated again)."""
+        fields = dict(activation=self.activation, depth=self.depth, weight_var=self.weight_var, bias_var=self.bias_var)
+        fields.update(changes)
+        return Architecture(**fields)
+
+    @property
+    def parity(self) -> int:
+        """+1 if Φ is even in t, -1 if odd, 0 otherwise (CONVENTIONS §3, parity).
+
+        Φ is odd when φ is odd and σ_b² = 0; even when φ is even, σ_b² = 0 and depth ≥ 1.
+        """
+        if self.bias_var != 0:
+            return 0
+        if self.activation.parity == -1 or self.depth == 0:
+            return -1
+        return self.activation.parity
+
+    def as_dict(self) -> dict:
+        def num(v):
+            return str(v) if isinstance(v, Fraction) else v
+
+        return {"activation": self.activation.name, "depth": self.depth,
+                "weight_var": num(self.weight_var), "bias_var": num(self.bias_var)}
