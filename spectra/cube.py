@@ -1,12 +1,12 @@
-"""Eigenvalues of CK/NTK integral operators on the boolean cube {±1}^d.
+r"""Eigenvalues of CK/NTK integral operators on the boolean cube {±1}^d.
 
 The eigenfunctions are the monomials χ_S, and μ_k (|S| = k, multiplicity C(d, k)) is
 
 .. math::
 
-    μ_k = 2^{-d} \\sum_{j=0}^{d} Φ(1 - 2j/d)\\,[z^j](1-z)^k(1+z)^{d-k}
-        = 2^{-k}\\, \\mathbb E_{J\\sim \\mathrm{Bin}(d-k, 1/2)}\\big[(Δ^k f)_J\\big],
-    \\quad f_j = Φ(1 - 2j/d),
+    μ_k = 2^{-d} \sum_{j=0}^{d} Φ(1 - 2j/d)\,[z^j](1-z)^k(1+z)^{d-k}
+        = 2^{-k}\, \mathbb E_{J\sim \mathrm{Bin}(d-k, 1/2)}\big[(Δ^k f)_J\big],
+    \quad f_j = Φ(1 - 2j/d),
 
 (Yang & Salman 2019, arXiv:1907.10599, Thm 3.2). Three algorithms, one per precision:
 
@@ -34,7 +34,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import _validate
-from .kernels import _double, _exact, _kernel_name, guard_bits, layers
+from .kernels import _double, _exact, _kernel_name, _last, guard_bits, layers, layers_gap
 from .precision import (AUTO_DIGITS, UNRESOLVED_RTOL, MpOps, NumpyOps, Precision, SympyOps,
                         bits_for_digits, resolve_precision)
 from .result import Spectrum
@@ -69,45 +69,132 @@ def log_binom(n, k):
     return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
-def _parity_zero(parity, k):
-    return (parity == -1 and k % 2 == 0) or (parity == 1 and k % 2 == 1)
-
-
 # ---------------------------------------------------------------------------------------
 # float64 transform (vectorised over leading axes)
 # ---------------------------------------------------------------------------------------
 
 
-def _transform_double(f, e, d, degrees):
-    """μ_k and error bounds for each k in ``degrees`` from values ``f`` (…, d+1) and bounds ``e``."""
+def _rms(e, w):
+    """(Σ_j w_j e_j²)^{1/2}, scaled so that large e does not overflow."""
+    with np.errstate(all="ignore"):
+        s = np.max(np.abs(e), axis=-1, keepdims=True)
+        s = np.where(s > 0, s, 1.0)
+        return np.sqrt(np.maximum(((e / s) ** 2) @ w, 0.0)) * s[..., 0]
+
+
+@lru_cache(maxsize=32)
+def _second_difference_rows(d: int, K: int):
+    """Rows M_k (k = 2..K) with μ_k = M_k · Δ²f, computed exactly and rounded once.
+
+    μ_k = 2^{-k} E_{B_{d−k}}[Δ^{k−2} g], g = Δ²f, so
+    M_kj = 2^{-d} [z^j] (1 − z)^{k−2} (1 + z)^{d−k}   (integer numerators, one rounding).
+    Returns (M, |M|) as float64 arrays of shape (K − 1, d − 1).
+    """
+    rows = []
+    for k in range(2, K + 1):
+        c = [math.comb(d - k, m) for m in range(d - k + 1)]
+        for _ in range(k - 2):  # multiply by (1 − z)
+            c = [a - b for a, b in zip(c + [0], [0] + c)]
+        rows.append([v / (1 << d) for v in c])
+    M = np.array(rows, dtype=float)
+    return M, np.abs(M)
+
+
+def _transform_double(f, e, d, degrees, rel=0.0):
+    """μ_k and error estimates for each k in ``degrees`` from values ``f`` (…, d+1).
+
+    ``e`` (…, d+1) bounds the point-wise (noise-like) errors of ``f``; ``rel`` is the
+    relative error shared by all points (see :func:`spectra.kernels.layers`).
+
+    Differences first: Δf and Δ²f are exact or nearly so (Sterbenz), and carry no
+    cancellation. μ_0 and μ_1 are nonnegative binomial averages of f and Δf. For
+    2 ≤ k ≤ K (K ≤ 32, d·K² small) the rest of the operator, 2^{-k} B_{d−k}·Δ^{k−2}, is one
+    matrix product with exactly computed rows on Δ²f; otherwise each degree is its own
+    difference-then-average pass. The estimate is
+
+        2 (Σ_j B_d(j) e_j²)^{1/2} / C(d,k)^{1/2}       point-wise errors (Cauchy–Schwarz and
+                                                        Krawtchouk orthogonality)
+        + rounding of the averages / matrix product    (γ Σ|weights||data|, computed)
+        + (k + 1) rel |μ_k|                            shared errors
+
+    The rounding of the matrix product is below the first term by ~n/(dk) (it acts on
+    second differences, which are O(d⁻²) of f).
+    """
     K = max(degrees)
     w_d, _ = binom_pmf(d)
-    rms_e = np.sqrt(np.maximum((e * e) @ w_d, 0.0))
+    rms_e = _rms(e, w_d)
     mu = np.empty(f.shape[:-1] + (len(degrees),))
     err = np.empty_like(mu)
     want = {k: i for i, k in enumerate(degrees)}
-    rms_g = []  # rms_{B_{d-i}}(g^{(i)}), i = 1..K
-    g = f
     log2d = math.log2(max(d, 2))
+    noise = {k: 2 * math.exp(-0.5 * log_binom(d, k)) for k in want}
+
+    def put(k, m, rounding):
+        i = want[k]
+        mu[..., i] = m
+        err[..., i] = noise[k] * rms_e + rounding + (k + 1) * rel * np.abs(m)
+
     with np.errstate(over="ignore", invalid="ignore"):
+        if K >= 2 and K <= 32 and d * K * K <= 2_000_000:
+            g = f
+            for k in range(2):
+                if k:
+                    g = g[..., :-1] - g[..., 1:]
+                if k in want:
+                    w, wtol = binom_pmf(d - k)
+                    m = (g @ w) * 2.0**-k
+                    put(k, m, (_U * (log2d + 2) + wtol) * (np.abs(g) @ w) * 2.0**-k)
+            g2 = g[..., :-1] - g[..., 1:]
+            M, Mabs = _second_difference_rows(d, K)
+            sel = [k for k in range(2, K + 1) if k in want]
+            rows = [k - 2 for k in sel]
+            m = g2 @ M[rows].T
+            r = (_U * (d + 2)) * (np.abs(g2) @ Mabs[rows].T)
+            for j, k in enumerate(sel):
+                put(k, m[..., j], r[..., j])
+            return mu, err
+        g = f
+        absavg = None
         for k in range(K + 1):
             if k:
                 g = g[..., :-1] - g[..., 1:]
-            w, wtol = binom_pmf(d - k)
-            scale = 2.0**-k
-            if k:
-                rms_g.append(np.sqrt((g * g) @ w))
             if k not in want:
                 continue
+            w, wtol = binom_pmf(d - k)
+            scale = 2.0**-k
             m = (g @ w) * scale
-            absavg = (np.abs(g) @ w) * scale
-            bound = rms_e * math.exp(-0.5 * log_binom(d, k))
-            for i in range(1, k + 1):
-                bound = bound + _U * 2.0**-i * rms_g[i - 1] * math.exp(-0.5 * log_binom(d - i, k - i))
-            bound = bound + (_U * (log2d + 2) + wtol) * absavg
-            mu[..., want[k]] = m
-            err[..., want[k]] = bound
+            # 2^-k E|Δ^k f| is non-increasing in k (E_{B_n}|Δx| ≤ 2 E_{B_{n+1}}|x|), so the value
+            # from the previous even level still bounds it: |g| is needed every other level only.
+            if absavg is None or k % 2 == 0:
+                absavg = (np.abs(g) @ w) * scale
+            put(k, m, (_U * (log2d + 2) + wtol) * absavg)
     return mu, err
+
+
+def _one_minus_t(d):
+    return 2.0 * np.arange(d + 1) / d
+
+
+def _from_gaps(diag, gap, gap_err, rel, d, ks):
+    """μ_k of Φ = c − gap (c the value at t = 0): μ_0 = c − μ_0(gap), μ_k = −μ_k(gap), k ≥ 1."""
+    mu, err = _transform_double(gap, gap_err, d, ks, rel)
+    mu = -mu
+    if ks[0] == 0:
+        mu[..., 0] += diag[..., 0]
+        err[..., 0] += _U * (np.abs(diag[..., 0]) + np.abs(mu[..., 0])) + rel * np.abs(diag[..., 0])
+    return mu, err
+
+
+def _cube_double(spec, d, kernel, ks):
+    from .kernels import _last, layers_gap
+
+    with np.errstate(all="ignore"):
+        L = _last(layers_gap(spec.activation, _one_minus_t(d), float(spec.weight_var), float(spec.bias_var),
+                             spec.depth, ntk=kernel == "ntk", track=True))
+    center = L.center(kernel)
+    with np.errstate(all="ignore"):
+        mu, err = _from_gaps(np.broadcast_to(center, (1,)), L.gap(kernel), L.gap_err(kernel), L.rel_err, d, ks)
+    return mu, err, float(np.ravel(L.diag(kernel))[0])
 
 
 def _flag_double(mu, err, structural):
@@ -119,7 +206,7 @@ def _flag_double(mu, err, structural):
             flags.append(None)
         elif not np.isfinite(m) or not np.isfinite(e):
             out[i] = np.nan
-            flags.append("unresolved: round-off overflowed float64; use precision=N")
+            flags.append("overflow: the kernel or its round-off exceeds the float64 range; use precision=N")
         elif abs(m) < 1e-290 and e < 1e-290:
             out[i] = np.nan
             flags.append("underflow: |value| below the float64 range; use precision=N")
@@ -222,21 +309,17 @@ def cube_eigenvalues(spec: Architecture, dim: int, kernel="ntk", max_degree=None
     prec = resolve_precision(precision)
     ks = _degrees(dim, max_degree, degrees)
     mult = tuple(math.comb(dim, k) for k in ks)
-    structural = np.array([_parity_zero(spec.parity, k) for k in ks])
+    structural = np.array([spec.structural_zero(kernel, k) for k in ks])
     common = dict(domain="cube", dim=dim, spec=spec, kernel=kernel, precision=prec,
                   degrees=np.array(ks), multiplicities=mult, structural=structural)
     if prec.kind == "exact":
         return _cube_exact(spec, dim, kernel, ks, common)
     if prec.kind == "digits":
-        vals, errs, digits, trace = _cube_digits(spec, dim, kernel, ks, prec.digits, structural)
-        return Spectrum(values=vals, errors=errs, digits=digits, flags=(None,) * len(ks), trace=trace, **common)
-    t = _grid_t(dim)
-    one = np.ones(1)
-    f, e = _double(spec, t, one, one, kernel)
-    mu, err = _transform_double(f, e, dim, ks)
+        vals, errs, digits, trace, flags = _cube_digits(spec, dim, kernel, ks, prec.digits, structural)
+        return Spectrum(values=vals, errors=errs, digits=digits, flags=flags, trace=trace, **common)
+    mu, err, trace = _cube_double(spec, dim, kernel, ks)
     mu[structural] = 0.0
     err[structural] = 0.0
-    trace = float(f[0])
     if prec.kind == "auto":
         return _auto(spec, dim, kernel, ks, mu, err, structural, trace, common)
     vals, flags = _flag_double(mu, err, structural)
@@ -264,7 +347,7 @@ def _auto(spec, dim, kernel, ks, mu, err, structural, trace, common):
            if not s and not (np.isfinite(m) and np.isfinite(e) and e <= 1e-12 * abs(m))]
     vals, errs, flags = mu.copy(), err.copy(), [None] * len(ks)
     if bad:
-        v2, e2, _, _ = _cube_digits(spec, dim, kernel, bad, AUTO_DIGITS, np.zeros(len(bad), bool))
+        v2, e2, _, _, _ = _cube_digits(spec, dim, kernel, bad, AUTO_DIGITS, np.zeros(len(bad), bool))
         pos = {k: i for i, k in enumerate(ks)}
         for k, v, e in zip(bad, v2, e2):
             i = pos[k]
@@ -310,27 +393,45 @@ def _cube_digits(spec, d, kernel, ks, N, structural):
     """N guaranteed digits for μ_k, k in ks (exact transform; adaptive fixed-point precision)."""
     t = _grid_t(d)
     one = np.ones(1)
-    f, e = _double(spec, t, one, one, kernel)
-    guard = guard_bits(e, np.full_like(f, abs(f[0])))
-    phi1_bits = max(0, math.ceil(math.log2(max(abs(f[0]), 1e-300))))
+    with np.errstate(all="ignore"):
+        f, e, rel = _double(spec, t, one, one, kernel)
+    verify = not (np.all(np.isfinite(f)) and np.all(np.isfinite(e)))
+    if verify:
+        # float64 overflowed (e.g. polynomial activations whose q grows like q^n per layer):
+        # no a-priori amplification estimate, so evaluate twice and compare below.
+        guard, phi1_bits = 64 + 16 * spec.depth, 0
+    else:
+        guard = guard_bits(e + rel * abs(f[0]), np.full_like(f, abs(f[0])))
+        phi1_bits = max(0, math.ceil(math.log2(max(abs(f[0]), 1e-300))))
     P = bits_for_digits(N) + d + 16
     out_ctx = MpOps(bits_for_digits(N) + 8).ctx
     todo = [k for k, s in zip(ks, structural) if not s]
     parity = spec.parity
-    for _attempt in range(12):
+    # A value that stays indistinguishable from 0 is not chased forever: past this many bits
+    # it is reported as |μ_k| ≤ bound, flagged.
+    cap = 8 * P + 4096
+    while True:
         ops = MpOps(P + guard + phi1_bits + 8)
         ctx = ops.ctx
         vals = _eval_points_mp(spec, d, kernel, ops, parity)
+        if verify:
+            phi1_bits = max(phi1_bits, int(ctx.mag(vals[0])))
+            ops2 = MpOps(P + guard + phi1_bits + 72)
+            vals2 = _eval_points_mp(spec, d, kernel, ops2, parity)
+            gap = max(abs(ops2.ctx.ldexp(a - b, P)) for a, b in zip(vals, vals2))
+            if gap > 0.25:
+                guard += 64 + int(ops2.ctx.mag(gap))
+                continue
         F = [int(ctx.nint(ctx.ldexp(v, P))) for v in vals]
         Q = krawtchouk_transform(F, d)
         res = {}
         need = 0
         for k in todo:
             denom = math.comb(d, k)
-            mu = out_ctx.mpf(Q[k]) / denom
-            mu = out_ctx.ldexp(mu, -(d + P))
-            # |δF_j| ≤ 1 (rounding ½ + evaluation error ≪ ½) ⇒ |δμ_k| ≤ 2^-P / sqrt(C(d,k))
-            err = out_ctx.ldexp(out_ctx.one / out_ctx.sqrt(denom), -P)
+            mu = out_ctx.ldexp(out_ctx.mpf(Q[k]) / denom, -(d + P))
+            # |δF_j| ≤ 1 (rounding ½ + evaluation error ≪ ½) ⇒ |δμ_k| ≤ 2^-P / sqrt(C(d,k));
+            # plus the rounding of μ_k itself to the output precision
+            err = out_ctx.ldexp(out_ctx.one / out_ctx.sqrt(denom), -P) + out_ctx.ldexp(abs(mu), 2 - out_ctx.prec)
             res[k] = (mu, err)
             if abs(mu) <= err:
                 need = max(need, max(d, P // 2))
@@ -338,24 +439,30 @@ def _cube_digits(spec, d, kernel, ks, N, structural):
                 ratio = float(out_ctx.log(err * out_ctx.mpf(10) ** N / abs(mu), 2))
                 if ratio > 0:
                     need = max(need, int(math.ceil(ratio)) + 8)
-        if need == 0:
+        if need == 0 or P + need > cap:
             break
         P += need
-    else:  # pragma: no cover - 12 rounds of growth is far beyond any test case
-        raise RuntimeError(f"could not reach {N} digits at d = {d}; working precision reached {P} bits")
     trace = out_ctx.mpf(vals[0])
-    values, errors, digits = [], [], []
+    values, errors, digits, flags = [], [], [], []
     for k, s in zip(ks, structural):
         if s:
             values.append(out_ctx.zero)
             errors.append(out_ctx.zero)
             digits.append(np.inf)
+            flags.append(None)
+            continue
+        mu, err = res[k]
+        values.append(mu)
+        errors.append(err)
+        if abs(mu) <= err:
+            digits.append(0.0)
+            flags.append(f"unresolved: |value| <= {out_ctx.nstr(err, 3)} at {P} working bits")
         else:
-            mu, err = res[k]
-            values.append(mu)
-            errors.append(err)
-            digits.append(float(out_ctx.log10(abs(mu) / err)))
-    return (np.array(values, dtype=object), np.array(errors, dtype=object), np.array(digits), trace)
+            dg = float(out_ctx.log10(abs(mu) / err))
+            digits.append(dg)
+            flags.append(None if dg >= N else f"only {dg:.1f} digits at {P} working bits")
+    return (np.array(values, dtype=object), np.array(errors, dtype=object), np.array(digits), trace,
+            tuple(flags))
 
 
 def _cube_exact(spec, d, kernel, ks, common):
@@ -398,7 +505,7 @@ def _cube_exact(spec, d, kernel, ks, common):
 
 
 def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kernels=("ck", "ntk"),
-                          max_degree=None, progress=None):
+                          max_degree=None, progress=None, threads=None):
     """μ_k on a whole hyperparameter grid at double precision, layer by layer.
 
     Parameters
@@ -410,26 +517,45 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
     weight_var, bias_var : 1-D array_like
     kernels : sequence of {"ck", "ntk"}
     max_degree : int, optional
+        Default min(dim, 10).
     progress : callable, optional
-        Called as ``progress(depth)`` after each depth.
+        Called as ``progress(n)`` with the number of (depth × weight_var-chunk) steps done
+        since the last call; the total is ``(max_depth + 1) * n_chunks`` (see ``out["steps"]``).
+    threads : int, optional
+        Worker threads (default: the number of CPUs, at most 8). numpy releases the GIL,
+        so the weight_var chunks run in parallel.
 
     Returns
     -------
     dict
         For each kernel ``k``: ``out[k]`` of shape (depth, weight_var, bias_var, degree) holding
-        unnormalised μ (NaN where unresolved), ``out[k + "_err"]`` the error bounds and
-        ``out[k + "_phi1"]`` Φ(1) of shape (depth, weight_var, bias_var). Memory is
-        O(grid × degrees), independent of ``dim``.
+        unnormalised μ (NaN where unresolved, i.e. error estimate > 10 % of the value),
+        ``out[k + "_err"]`` the error estimates and ``out[k + "_phi1"]`` Φ(1) = E K(x, x),
+        shape (depth, weight_var, bias_var); plus the axes ``depths``, ``weight_var``,
+        ``bias_var``, ``degrees``. Memory is O(grid × degrees), independent of ``dim``.
+
+    Notes
+    -----
+    The recursion runs in gap form (:func:`spectra.kernels.layers_gap`). Its point-wise error
+    bounds, which vary smoothly with t, are propagated on every ``s``-th grid point (s ≈ d/8)
+    and each interval's binomial mass is charged with the larger of its end-point bounds.
     """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
     from .activations import get_activation
 
     act = get_activation(activation)
     dim = _validate.integer("dim", dim, lo=1)
     kernels = tuple(_kernel_name(k) for k in ((kernels,) if isinstance(kernels, str) else kernels))
+    if not kernels:
+        raise ValueError("kernels must name at least one of ck, ntk")
     max_depth = _validate.integer("max_depth", max_depth, lo=0)
     ks = _degrees(dim, max_degree, None)
     wv = _validate.finite_array("weight_var", weight_var).ravel()
     bv = _validate.finite_array("bias_var", bias_var).ravel()
+    if wv.size == 0 or bv.size == 0:
+        raise ValueError("weight_var and bias_var grids must not be empty")
     if np.any(wv <= 0):
         raise ValueError("weight_var must be > 0 everywhere on the grid")
     if np.any(bv < 0):
@@ -440,32 +566,64 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
         out[k] = np.empty(shape + (len(ks),))
         out[k + "_err"] = np.empty(shape + (len(ks),))
         out[k + "_phi1"] = np.empty(shape)
-    t = _grid_t(dim)[None, None, :]
-    one = np.ones((1, 1, 1))
-    sw, sb = wv[:, None, None], bv[None, :, None]
-    ops = NumpyOps()
-    odd = act.parity == -1
-    even = act.parity == 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for L in layers(act, t, one, one, sw, sb, max_depth, ops, ntk="ntk" in kernels, track=True):
-            for k in kernels:
-                f, e = getattr(L, k), getattr(L, k + "_err")
-                mu, err = _transform_double(f, e, dim, ks)
-                par = -1 if (L.depth == 0 or odd) else (1 if even else 0)
-                zero_b = bv == 0
+    if threads is None:
+        threads = min(os.cpu_count() or 1, 8)
+    threads = _validate.integer("threads", threads, lo=1)
+    n_chunks = min(threads, wv.size)
+    chunks = np.array_split(np.arange(wv.size), n_chunks)
+    # sub-grid for the error recursion: every s-th point, both ends included
+    s = max(1, dim // 8)
+    sub = np.unique(np.r_[np.arange(0, dim + 1, s), dim])
+    w_d, _ = binom_pmf(dim)
+    cum = np.r_[0.0, np.cumsum(w_d)]
+    mass = cum[sub[1:] + 1] - cum[sub[:-1] + 1]  # binomial mass of points (sub[i], sub[i+1]]
+    mass[0] += w_d[0]
+    full = _one_minus_t(dim)
+
+    def run(idx):
+        sw = wv[idx][:, None, None]
+        sb = bv[None, :, None]
+        gen = layers_gap(act, full[None, None, :], sw, sb, max_depth, ntk="ntk" in kernels, track=False)
+        tracked = layers_gap(act, full[sub][None, None, :], sw, sb, max_depth, ntk="ntk" in kernels, track=True)
+        zero_b = bv == 0
+        for L, T in zip(gen, tracked):
+            diag = np.stack([np.broadcast_to(L.diag(k), (idx.size, bv.size, 1)) for k in kernels])
+            center = np.stack([np.broadcast_to(L.center(k), (idx.size, bv.size, 1)) for k in kernels])
+            gap = np.stack([L.gap(k) for k in kernels])
+            esub = np.stack([T.gap_err(k) for k in kernels])
+            # rms_B(e)² ≤ Σ_intervals mass · max(end-point bounds)²: fed to the transform as a
+            # one-point "error vector" carrying exactly that weighted mean square.
+            rms = _rms(np.maximum(esub[..., :-1], esub[..., 1:]), mass)
+            mu, err = _transform_double(gap, np.zeros_like(gap), dim, ks, T.rel_err)
+            mu = -mu
+            err = err + 2 * rms[..., None] * np.exp(-0.5 * np.array([log_binom(dim, k) for k in ks]))
+            if ks[0] == 0:
+                mu[..., 0] += center[..., 0]
+                err[..., 0] += _U * (np.abs(center[..., 0]) + np.abs(mu[..., 0])) + T.rel_err * np.abs(center[..., 0])
+            # structural zeros depend on the bias only through σ_b² = 0: ask the spec for both
+            for n, k in enumerate(kernels):
                 for i, kk in enumerate(ks):
-                    if _parity_zero(par, kk):
-                        mu[:, zero_b, i] = 0.0
-                        err[:, zero_b, i] = 0.0
-                bad = ~(err <= UNRESOLVED_RTOL * np.abs(mu))
-                mu[bad] = np.nan
-                out[k][L.depth] = mu
-                out[k + "_err"][L.depth] = err
-                out[k + "_phi1"][L.depth] = f[..., 0]
+                    if Architecture(act, L.depth, 1, 1).structural_zero(k, kk):
+                        mu[n, ..., i] = err[n, ..., i] = 0.0
+                    elif Architecture(act, L.depth, 1, 0).structural_zero(k, kk):
+                        mu[n, :, zero_b, i] = err[n, :, zero_b, i] = 0.0
+            mu[~(err <= UNRESOLVED_RTOL * np.abs(mu))] = np.nan
+            for n, k in enumerate(kernels):
+                out[k][L.depth, idx] = mu[n]
+                out[k + "_err"][L.depth, idx] = err[n]
+                out[k + "_phi1"][L.depth, idx] = diag[n, ..., 0]
             if progress is not None:
-                progress(L.depth)
+                progress(1)
+
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if n_chunks == 1:
+            run(chunks[0])
+        else:
+            with ThreadPoolExecutor(n_chunks) as pool:
+                list(pool.map(run, chunks))
     out["degrees"] = np.array(ks)
     out["depths"] = np.arange(max_depth + 1)
     out["weight_var"] = wv
     out["bias_var"] = bv
+    out["steps"] = (max_depth + 1) * n_chunks
     return out

@@ -1,11 +1,11 @@
-"""Conjugate kernel (CK, NNGP) and neural tangent kernel (NTK) of a deep fully connected network.
+r"""Conjugate kernel (CK, NNGP) and neural tangent kernel (NTK) of a deep fully connected network.
 
 With Σ¹(x, y) = σ_w² ⟨x,y⟩/d + σ_b² (CONVENTIONS §1),
 
 .. math::
 
-    Σ^{l+1} = σ_w² V_φ(Σ^l; q^l_x, q^l_y) + σ_b²,\\qquad
-    Θ^{l+1} = Σ^{l+1} + σ_w² Θ^l V_{φ'}(Σ^l; q^l_x, q^l_y),\\qquad Θ^1 = Σ^1,
+    Σ^{l+1} = σ_w² V_φ(Σ^l; q^l_x, q^l_y) + σ_b²,\qquad
+    Θ^{l+1} = Σ^{l+1} + σ_w² Θ^l V_{φ'}(Σ^l; q^l_x, q^l_y),\qquad Θ^1 = Σ^1,
 
 where q^l_x = Σ^l(x, x). The CK of a depth-L network is Σ^{L+1}, its NTK Θ^{L+1}
 (Jacot, Gabriel & Hongler 2018; Lee et al. 2019; Arora et al. 2019).
@@ -42,6 +42,7 @@ class Layer:
     ntk_err: object = None
     qx: object = None
     qy: object = None
+    rel_err: object = None
 
 
 def layers(act, cov, qx, qy, weight_var, bias_var, depth, ops, ntk=True, track=False):
@@ -49,7 +50,14 @@ def layers(act, cov, qx, qy, weight_var, bias_var, depth, ops, ntk=True, track=F
 
     All arguments broadcast against each other (this is how hyperparameter grids are
     vectorised). ``qx is qy`` signals equal norms (cube, sphere) and saves work.
-    ``track=True`` (float64 only) carries absolute error bounds.
+
+    ``track=True`` (float64 only) carries error estimates of two kinds:
+
+    * ``ck_err``/``ntk_err``: absolute, point-wise rounding errors, propagated through
+      ∂V/∂c = V_{φ'} (for the NTK also through the error of V_{φ'} itself);
+    * ``rel_err``: a relative error shared by all points, from the rounding of the
+      diagonal q (one scalar per architecture). It perturbs the kernel like a change of
+      hyperparameters, smoothly in t, so it is kept apart from the point-wise noise.
     """
     same = qx is qy
     sw, sb = weight_var, bias_var
@@ -57,48 +65,181 @@ def layers(act, cov, qx, qy, weight_var, bias_var, depth, ops, ntk=True, track=F
     qa = sw * qx + sb
     qb = qa if same else sw * qy + sb
     T = S if ntk else None
+    eS = eT = rel = None
     if track:
         u = ops.eps
         eS = u * (2 * np.abs(sw * cov) + sb)
-        eqa = u * (2 * sw * np.abs(qx) + sb)
-        eqb = eqa if same else u * (2 * sw * np.abs(qy) + sb)
         eT = eS
-    else:
-        eS = eT = eqa = eqb = None
-    yield Layer(0, S, T, eS, eT if ntk else None, qa, qb)
+        rel = 4 * u
+    yield Layer(0, S, T, eS, eT if ntk else None, qa, qb, rel)
     r = act.rounding
     for l in range(1, depth + 1):
         V = act.dual(S, qa, qb, ops)
-        need_d = ntk or track
-        D = act.ddual(S, qa, qb, ops) if need_d else None
+        D = act.ddual(S, qa, qb, ops) if (ntk or track) else None
         Va = act.dual(qa, qa, qa, ops)
         Vb = Va if same else act.dual(qb, qb, qb, ops)
         S_new = sw * V + sb
         T_new = S_new + sw * T * D if ntk else None
         if track:
-            Da = act.ddual(qa, qa, qa, ops)
-            Db = Da if same else act.ddual(qb, qb, qb, ops)
-            scale = np.sqrt(qa * qb)
             vscale = np.sqrt(Va * Vb)
-            dscale = np.sqrt(Da * Db)
-            ein = eS + 0.5 * (eqa + eqb)
-            eS_new = sw * np.abs(D) * ein + u * (r * sw * vscale + 2 * np.abs(S_new))
+            eS_new = sw * np.abs(D) * eS + u * (r * sw * vscale + 2 * np.abs(S_new))
             if ntk:
-                Dp = act.ddual(np.clip(S + ein, -scale, scale), qa, qb, ops)
-                Dm = act.ddual(np.clip(S - ein, -scale, scale), qa, qb, ops)
-                eD = np.maximum(np.abs(Dp - D), np.abs(Dm - D))
+                Da = act.ddual(qa, qa, qa, ops)
+                dscale = Da if same else np.sqrt(Da * act.ddual(qb, qb, qb, ops))
+                scale = qa if same else np.sqrt(qa * qb)
+                # V_{φ'} is absolutely monotone on [0, q]: one upward step bounds its change
+                Dp = act.ddual(np.minimum(S + eS, scale), qa, qb, ops)
+                eD = 2 * np.abs(Dp - D)
                 # At |ρ| = 1 (t = ±1 on the cube and sphere) Σ and q come from the same float
-                # operations, so their errors are identical and ρ = ±1 exactly: no propagation.
+                # operations, so ρ = ±1 exactly: nothing propagates there.
                 eD = np.where(np.abs(S) >= scale, 0.0, eD) + u * r * dscale
                 eT = (eS_new + sw * (np.abs(D) * eT + np.abs(T) * eD)
                       + u * (2 * sw * np.abs(T * D) + np.abs(T_new)))
-            eqa_new = sw * Da * 2 * eqa + u * (r * sw * Va + 2 * (sw * Va + sb))
-            eqb = eqa_new if same else sw * Db * 2 * eqb + u * (r * sw * Vb + 2 * (sw * Vb + sb))
-            eqa, eS = eqa_new, eS_new
+            eS = eS_new
+            rel = rel + 4 * r * u
         qa = sw * Va + sb
         qb = qa if same else sw * Vb + sb
         S, T = S_new, T_new
-        yield Layer(l, S, T, eS, eT if ntk else None, qa, qb)
+        yield Layer(l, S, T, eS, eT if ntk else None, qa, qb, rel)
+
+
+@dataclass
+class GapLayer:
+    """Equal-norm state in gap form (float64).
+
+    The CK is ``ref − delta`` and the NTK ``ref_ntk − eps``, where ``ref``/``ref_ntk`` are the
+    kernels at the reference t = 0; ``q``/``p`` are the diagonal values (t = 1). ``*_err``
+    bound the point-wise errors of the gaps; ``rel_err`` is the shared relative error.
+    """
+
+    depth: int
+    q: object
+    ref: object
+    delta: object
+    p: object = None
+    ref_ntk: object = None
+    eps: object = None
+    delta_err: object = None
+    eps_err: object = None
+    rel_err: float = 0.0
+
+    def value(self, kernel):
+        return (self.ref_ntk - self.eps) if kernel == "ntk" else (self.ref - self.delta)
+
+    def diag(self, kernel):
+        return self.p if kernel == "ntk" else self.q
+
+    def center(self, kernel):
+        return self.ref_ntk if kernel == "ntk" else self.ref
+
+    def gap(self, kernel):
+        return self.eps if kernel == "ntk" else self.delta
+
+    def gap_err(self, kernel):
+        return self.eps_err if kernel == "ntk" else self.delta_err
+
+
+def _gap_fns(act):
+    if act.dual_gap is not None:
+        return act.dual_gap, act.ddual_gap, True
+    ops = NumpyOps()
+
+    def dg(a, delta, q, gamma=None):
+        return act.dual(a, q, q, ops) - act.dual(a - delta, q, q, ops)
+
+    def ddg(a, delta, q, gamma=None):
+        return act.ddual(a, q, q, ops) - act.ddual(a - delta, q, q, ops)
+
+    return dg, ddg, False
+
+
+def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=False):
+    r"""The recursion of :func:`layers` for ‖x‖² = ‖y‖² = d in float64, carried in gap form.
+
+    With the reference t = 0, a_l = Σ_l(0), P_l = Θ_l(0), δ_l(t) = a_l − Σ_l(t) and
+    ε_l(t) = P_l − Θ_l(t):
+
+    .. math::
+
+        δ_{l+1} = σ_w² [V(a_l) − V(a_l − δ_l)],\qquad
+        ε_{l+1} = δ_{l+1} + σ_w² [P_l (V'(a_l) − V'(a_l − δ_l)) + ε_l V'(a_l − δ_l)],
+
+    with the differences of V, V' from the activation's ``dual_gap``/``ddual_gap``, which
+    have no cancellation. μ_k for k ≥ 1 sees only the gaps, which keep their relative
+    accuracy whether the kernel is nearly constant (deep ordered phase), nearly zero
+    away from t = ±1 (chaotic phase) or neither. γ_l = q_l − a_l is carried by the same
+    recursion based at the diagonal. The points t = ±1 are pinned to the direct recursion
+    (t = 1 is the diagonal itself), where ρ = ±1 holds exactly.
+    ``one_minus_t`` = 1 − t is passed so that it can be exact (2j/d on the cube).
+    """
+    ops = NumpyOps()
+    dgap, ddgap, accurate = _gap_fns(act)
+    u = ops.eps
+    r = act.rounding
+    sw, sb = weight_var, bias_var
+    omt = np.asarray(one_minus_t, dtype=float)
+    top, bottom = omt == 0, omt == 2
+    pin = bool(top.any() or bottom.any())
+    zero = 0.0 * (sw + sb + omt[..., :1])  # broadcast over every hyperparameter axis
+    q = sw + sb + zero
+    a = sb + zero
+    gamma = sw + zero
+    delta = sw * (omt - 1) + zero  # a − Σ¹(t) = σ_w² (0 − t)
+    lo = sb - sw + zero  # Σ(−1), direct
+    p, P, eps, lo_T = (q, a, delta, lo) if ntk else (None, None, None, None)
+    ed = ee = None
+    rel = 4 * u
+    if track:
+        # 1 − t may itself be rounded (error ≤ u|1 − t|/2), then δ = σ_w²((1 − t) − 1)
+        ed = u * (sw * np.abs(omt) + 2 * np.abs(delta))
+        ee = ed if ntk else None
+    yield GapLayer(0, q, a, delta, p, P, eps, ed, ee, rel)
+    for _ in range(depth):
+        g = dgap(a, delta, q, gamma)
+        Vq = act.dual(q, q, q, ops)
+        Va = act.dual(a, q, q, ops)
+        gamma_new = sw * dgap(q, gamma, q, zero)
+        need_d = ntk or track
+        if need_d:
+            Dq = act.ddual(q, q, q, ops)
+            Da = Dq - ddgap(q, gamma, q, zero)
+            gD = ddgap(a, delta, q, gamma)
+            D = Da - gD
+        delta_new = sw * g
+        q_new, a_new = sw * Vq + sb, sw * Va + sb
+        if pin:
+            lo_new = sw * act.dual(lo, q, q, ops) + sb
+            delta_new = np.where(top, -gamma_new, np.where(bottom, a_new - lo_new, delta_new))
+        if ntk:
+            eps_new = delta_new + sw * (P * gD + eps * D)
+            p_new, P_new = q_new + sw * p * Dq, a_new + sw * P * Da
+            if pin:
+                loT_new = lo_new + sw * lo_T * act.ddual(lo, q, q, ops)
+                eps_new = np.where(top, P_new - p_new, np.where(bottom, P_new - loT_new, eps_new))
+        if track:
+            ed_new = sw * np.abs(D) * ed + u * (r * np.abs(delta_new) if accurate else r * sw * Vq)
+            if ntk:
+                # V'(a − δ) is monotone in δ on the cone: one step of size e_δ bounds its change
+                gDp = ddgap(a, np.clip(delta + ed, a - q, a + q), q, gamma)
+                egD = 2 * np.abs(gDp - gD) + u * (r * np.abs(gD) if accurate else r * Dq)
+                eD = egD + 2 * u * np.abs(Dq)
+                ee = (ed_new + sw * (np.abs(P) * egD + np.abs(D) * ee + np.abs(eps) * eD)
+                      + 3 * u * np.abs(eps_new))
+            if pin:  # direct recursion at t = ±1: rounding relative to the scale q, per layer
+                e_pin = (_ + 2) * u * r * (np.abs(q_new) + np.abs(a_new))
+                ed_new = np.where(top | bottom, e_pin, ed_new)
+                if ntk:
+                    ee = np.where(top | bottom, (_ + 2) * u * r * (np.abs(p_new) + np.abs(P_new)), ee)
+            ed = ed_new
+            rel = rel + 4 * r * u
+        q, a, gamma, delta = q_new, a_new, gamma_new, delta_new
+        if pin:
+            lo = lo_new
+        if ntk:
+            p, P, eps = p_new, P_new, eps_new
+            if pin:
+                lo_T = loT_new
+        yield GapLayer(_ + 1, q, a, delta, p, P, eps, ed, ee, rel)
 
 
 def _kernel_name(kernel):
@@ -113,12 +254,21 @@ def _last(gen):
 
 
 def _double(spec, cov, qx, qy, kernel):
-    ops = NumpyOps()
+    """float64 values, point-wise error bounds and the shared relative error.
+
+    Equal unit norms (cube, sphere: ``qx is qy`` and all ones) use the gap form."""
     ntk = kernel == "ntk"
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(all="ignore"):
+        if qx is qy and np.all(np.asarray(qx) == 1):
+            L = _last(layers_gap(spec.activation, 1.0 - np.asarray(cov, dtype=float), float(spec.weight_var),
+                                 float(spec.bias_var), spec.depth, ntk=ntk, track=True))
+            vals = L.value(kernel)
+            err = L.gap_err(kernel) + NumpyOps.eps * (np.abs(L.center(kernel)) + np.abs(vals))
+            return vals, err, L.rel_err
         L = _last(layers(spec.activation, cov, qx, qy, float(spec.weight_var), float(spec.bias_var),
-                         spec.depth, ops, ntk=ntk, track=True))
-    return (L.ntk, L.ntk_err) if ntk else (L.ck, L.ck_err)
+                         spec.depth, NumpyOps(), ntk=ntk, track=True))
+    v, e = (L.ntk, L.ntk_err) if ntk else (L.ck, L.ck_err)
+    return v, e, L.rel_err
 
 
 def guard_bits(err, scale):
@@ -210,7 +360,8 @@ def kernel(spec: Architecture, t, kernel="ntk", precision="double", return_error
         return (vals, np.zeros(ta.shape)) if return_error else vals
     tf = np.asarray([float(v) for v in ta.ravel()], dtype=float).reshape(ta.shape) if exact_t else ta
     one = np.ones_like(tf)
-    vals, err = _double(spec, tf, one, one, kernel)
+    vals, err, rel = _double(spec, tf, one, one, kernel)
+    err = err + rel * np.abs(vals)
     if prec.kind in ("double", "auto"):
         return (vals, err) if return_error else vals
     N = prec.digits
@@ -243,7 +394,8 @@ def kernel3(spec: Architecture, cov, qx, qy, kernel="ntk", precision="double", r
     if prec.kind == "exact":
         vals = _exact(spec, c, a, b, kernel)
         return (vals, np.zeros(c.shape)) if return_error else vals
-    vals, err = _double(spec, c, a, b, kernel)
+    vals, err, rel = _double(spec, c, a, b, kernel)
+    err = err + rel * np.abs(vals)
     if prec.kind in ("double", "auto"):
         return (vals, err) if return_error else vals
     N = prec.digits

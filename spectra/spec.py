@@ -70,6 +70,38 @@ class Architecture:
             return -1
         return self.activation.parity
 
+    def kernel_degree(self, kernel: str):
+        """Degree of Φ as a polynomial in t, or None if Φ is not a polynomial.
+
+        Σ¹ has degree 1; V_φ of a degree-n polynomial φ is a polynomial of degree n in c and
+        V_φ' one of degree n − 1, so deg Σ^{l+1} = n deg Σ^l and
+        deg Θ^{l+1} = max(deg Σ^{l+1}, deg Θ^l + (n − 1) deg Σ^l).
+        """
+        if self.depth == 0:
+            return 1
+        n = self.activation.poly_degree
+        if n is None:
+            return None
+        s = t = 1
+        for _ in range(self.depth):
+            s, t = n * s, max(n * s, t + (n - 1) * s)
+        return t if kernel == "ntk" else s
+
+    def structural_zero(self, kernel: str, k: int) -> bool:
+        """True if μ_k = 0 exactly on the cube and sphere.
+
+        By parity; above the degree of Φ when Φ is a polynomial; and for odd k ≥ 3 at depth 1
+        with σ_b² = 0 when φ is linear plus even (relu): Φ's odd part is then linear in t.
+        """
+        p = self.parity
+        if (p == -1 and k % 2 == 0) or (p == 1 and k % 2 == 1):
+            return True
+        if (k % 2 == 1 and k >= 3 and self.depth == 1 and self.bias_var == 0
+                and self.activation.odd_part_linear):
+            return True
+        deg = self.kernel_degree(kernel)
+        return deg is not None and k > deg
+
     def as_dict(self) -> dict:
         def num(v):
             return str(v) if isinstance(v, Fraction) else v
