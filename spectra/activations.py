@@ -29,6 +29,8 @@ class Activation:
     name : str
     dual, ddual : callable ``(c, q1, q2, ops) -> value``
         Value and derivative dual activations in the general (cov, q₁, q₂) form.
+    gaps : callable ``(a, delta, q, gamma) -> (dual_gap, ddual_gap)``, optional
+        Both differences at once, sharing work (the hot loop of grid sweeps).
     dual_gap, ddual_gap : callable ``(a, delta, q, gamma) -> value``, optional
         V(a; q, q) − V(a − δ; q, q) and the same for V_{φ'}, at equal norms q (with
         γ = q − a supplied accurately, for activations singular at ρ = 1), computed
@@ -72,6 +74,7 @@ class Activation:
     ddual_gap: Callable | None = field(default=None, repr=False)
     poly_degree: int | None = None
     odd_part_linear: bool = False
+    gaps: Callable | None = field(default=None, repr=False)
 
     def __eq__(self, other):
         return isinstance(other, Activation) and other.name == self.name
@@ -212,9 +215,19 @@ def _relu_ddual_gap(a, delta, q, gamma):
     return -_relu_angles(a, delta, q, gamma)[2] / (2 * np.pi)
 
 
+def _relu_gaps(a, delta, q, gamma):
+    """(V(a) − V(a − δ), V'(a) − V'(a − δ)) sharing the half-angle computation."""
+    eta_a, eta_b, dtheta = _relu_angles(a, delta, q, gamma)
+    theta_a = 2 * np.arcsin(np.sqrt(eta_a / 2))
+    sin_b = np.sqrt(eta_b * (2 - eta_b))
+    half = np.sin(0.5 * dtheta)
+    t = 2 * sin_b * half * half + (1 - eta_b) * _x_minus_sin(dtheta)
+    return ((np.pi - theta_a) * delta - q * t) / (2 * np.pi), dtheta / (-2 * np.pi)
+
+
 register(Activation(
     name="relu", dual=_relu_dual, ddual=_relu_ddual, parity=0, exact="closed", odd_part_linear=True,
-    dual_gap=_relu_dual_gap, ddual_gap=_relu_ddual_gap,
+    dual_gap=_relu_dual_gap, ddual_gap=_relu_ddual_gap, gaps=_relu_gaps,
     fn=lambda x: np.maximum(x, 0.0), dfn=lambda x: (x > 0).astype(float), rounding=16.0,
     reference="Cho & Saul, 'Kernel methods for deep learning', NIPS 2009 (arc-cosine kernel, n = 1)",
     description="max(0, x)"))
@@ -234,6 +247,27 @@ def _erf_dual(c, q1, q2, ops):
 def _erf_ddual(c, q1, q2, ops):
     """E[erf'(u) erf'(v)] = (4/π) ((1+2q₁)(1+2q₂) − 4c²)^(−½)."""
     return 4 / (ops.pi * ops.sqrt((1 + 2 * q1) * (1 + 2 * q2) - 4 * c * c))
+
+
+def _erf_gaps(a, delta, q, gamma=None):
+    """Both erf differences, sharing √(h² − a²) and √(h² − b²) (in place: hot loop)."""
+    h = q + 0.5
+    b = a - delta
+    ry = h - b
+    ry *= h + b
+    np.sqrt(ry, out=ry)
+    rx = np.sqrt((h - a) * (h + a))
+    s = ry + rx
+    g = delta / s
+    np.arctan(g, out=g)
+    g *= 4 / np.pi
+    b += a  # a + b
+    b *= delta
+    ry *= rx
+    ry *= s
+    b /= ry
+    b *= 2 / np.pi
+    return g, b
 
 
 def _erf_np(x):
@@ -265,7 +299,7 @@ def _erf_ddual_gap(a, delta, q, gamma=None):
 
 register(Activation(
     name="erf", dual=_erf_dual, ddual=_erf_ddual, parity=-1, exact="closed",
-    dual_gap=_erf_dual_gap, ddual_gap=_erf_ddual_gap,
+    dual_gap=_erf_dual_gap, ddual_gap=_erf_ddual_gap, gaps=_erf_gaps,
     fn=_erf_np, dfn=lambda x: 2 / math.sqrt(math.pi) * np.exp(-x * x), rounding=16.0,
     reference="Williams, 'Computing with infinite networks', NIPS 1997",
     description="erf(x)"))

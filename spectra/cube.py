@@ -38,7 +38,7 @@ from .kernels import _double, _exact, _kernel_name, _last, guard_bits, layers, l
 from .precision import (AUTO_DIGITS, UNRESOLVED_RTOL, MpOps, NumpyOps, Precision, SympyOps,
                         bits_for_digits, resolve_precision)
 from .result import Spectrum
-from .spec import Architecture
+from .spec import Architecture, structural_zero
 
 __all__ = ["cube_eigenvalues", "cube_eigenvalues_grid", "krawtchouk_transform", "MAX_EXACT_CLOSED_DIM"]
 
@@ -75,11 +75,13 @@ def log_binom(n, k):
 
 
 def _rms(e, w):
-    """(Σ_j w_j e_j²)^{1/2}, scaled so that large e does not overflow."""
+    """(Σ_j w_j e_j²)^{1/2} over the first axis, scaled so that large e does not overflow."""
     with np.errstate(all="ignore"):
-        s = np.max(np.abs(e), axis=-1, keepdims=True)
+        s = np.max(np.abs(e), axis=0)
         s = np.where(s > 0, s, 1.0)
-        return np.sqrt(np.maximum(((e / s) ** 2) @ w, 0.0)) * s[..., 0]
+        x = e / s
+        x *= x
+        return np.sqrt(np.maximum((w @ x.reshape(x.shape[0], -1)).reshape(x.shape[1:]), 0.0)) * s
 
 
 @lru_cache(maxsize=32)
@@ -92,23 +94,28 @@ def _second_difference_rows(d: int, K: int):
     """
     rows = []
     for k in range(2, K + 1):
-        c = [math.comb(d - k, m) for m in range(d - k + 1)]
+        c, b = [], 1
+        for m in range(d - k + 1):  # C(d−k, m) by the product formula: O(d) big-int steps
+            c.append(b)
+            b = b * (d - k - m) // (m + 1)
         for _ in range(k - 2):  # multiply by (1 − z)
-            c = [a - b for a, b in zip(c + [0], [0] + c)]
+            c = [x - y for x, y in zip(c + [0], [0] + c)]
         rows.append([v / (1 << d) for v in c])
     M = np.array(rows, dtype=float)
     return M, np.abs(M)
 
 
-def _transform_double(f, e, d, degrees, rel=0.0):
-    """μ_k and error estimates for each k in ``degrees`` from values ``f`` (…, d+1).
+def _transform_double(f, e, d, degrees, rel=0.0, work=None, abs_mean=None):
+    """μ_k and error estimates for each k in ``degrees`` from values ``f`` of shape (d+1, …)
+    (the points t_j = 1 − 2j/d along the first axis). Returns arrays of shape (…, len(degrees)).
 
-    ``e`` (…, d+1) bounds the point-wise (noise-like) errors of ``f``; ``rel`` is the
-    relative error shared by all points (see :func:`spectra.kernels.layers`).
+    ``e`` (same shape as ``f``) bounds the point-wise (noise-like) errors of ``f`` (None: account
+    for them separately); ``rel`` is the relative error shared by all points (see
+    :func:`spectra.kernels.layers`).
 
     Differences first: Δf and Δ²f are exact or nearly so (Sterbenz), and carry no
     cancellation. μ_0 and μ_1 are nonnegative binomial averages of f and Δf. For
-    2 ≤ k ≤ K (K ≤ 32, d·K² small) the rest of the operator, 2^{-k} B_{d−k}·Δ^{k−2}, is one
+    2 ≤ k ≤ K (K ≤ 32, d ≤ 4096) the rest of the operator, 2^{-k} B_{d−k}·Δ^{k−2}, is one
     matrix product with exactly computed rows on Δ²f; otherwise each degree is its own
     difference-then-average pass. The estimate is
 
@@ -118,57 +125,91 @@ def _transform_double(f, e, d, degrees, rel=0.0):
         + (k + 1) rel |μ_k|                            shared errors
 
     The rounding of the matrix product is below the first term by ~n/(dk) (it acts on
-    second differences, which are O(d⁻²) of f).
+    second differences, which are O(d⁻²) of f). ``work`` (3, ≥d+1, ≥columns) is optional
+    scratch space, so that repeated calls allocate nothing large; ``abs_mean`` optionally supplies
+    (an upper estimate of) E_B|f| per column.
     """
+    n = f.shape[0]
+    lead = f.shape[1:]
+    f = np.ascontiguousarray(f).reshape(n, -1)  # (points, columns): differences are block subtractions
+    cols = f.shape[1]
+    if np.ndim(rel):
+        rel = np.broadcast_to(rel, lead).reshape(-1)
     K = max(degrees)
     w_d, _ = binom_pmf(d)
-    rms_e = _rms(e, w_d)
-    mu = np.empty(f.shape[:-1] + (len(degrees),))
-    err = np.empty_like(mu)
+    if e is None:
+        rms_e = 0.0
+    else:
+        rms_e = _rms(np.broadcast_to(e, (n,) + lead).reshape(n, -1), w_d)
+    mu = np.empty((len(degrees), cols))
+    rnd = np.empty_like(mu)  # rounding of the averages / products
     want = {k: i for i, k in enumerate(degrees)}
     log2d = math.log2(max(d, 2))
-    noise = {k: 2 * math.exp(-0.5 * log_binom(d, k)) for k in want}
+    kvec = np.asarray(degrees, dtype=float)
+    noise = 2 * np.exp(-0.5 * np.array([log_binom(d, k) for k in degrees]))
 
     def put(k, m, rounding):
         i = want[k]
-        mu[..., i] = m
-        err[..., i] = noise[k] * rms_e + rounding + (k + 1) * rel * np.abs(m)
+        mu[i] = m
+        rnd[i] = rounding
+
+    def done():
+        err = rnd + (kvec + 1)[:, None] * np.abs(mu) * rel
+        if e is not None:
+            err += noise[:, None] * rms_e
+        return np.moveaxis(mu, 0, -1).reshape(lead + (-1,)), np.moveaxis(err, 0, -1).reshape(lead + (-1,))
 
     with np.errstate(over="ignore", invalid="ignore"):
-        if K >= 2 and K <= 32 and d * K * K <= 2_000_000:
-            g = f
-            for k in range(2):
-                if k:
-                    g = g[..., :-1] - g[..., 1:]
-                if k in want:
-                    w, wtol = binom_pmf(d - k)
-                    m = (g @ w) * 2.0**-k
-                    put(k, m, (_U * (log2d + 2) + wtol) * (np.abs(g) @ w) * 2.0**-k)
-            g2 = g[..., :-1] - g[..., 1:]
+        if 2 <= K <= 32 and d <= 4096:
+            if work is None or work.shape[1] < n or work.shape[2] < cols:
+                work = np.empty((3, n, cols))
+            A, G1, G2 = work[0, :n, :cols], work[1, : n - 1, :cols], work[2, : n - 2, :cols]
+            if abs_mean is None and (0 in want or 1 in want):
+                np.abs(f, out=A)
+                abs_mean = w_d @ A
+            # rounding of the averages: u (log₂d + 2) E_B|f| for μ_0, and for μ_1 the same bound via
+            # ½ E_{B_{d−1}}|Δf| ≤ E_{B_d}|f|
+            if 0 in want:
+                put(0, w_d @ f, (_U * (log2d + 2) + binom_pmf(d)[1]) * abs_mean)
+            np.subtract(f[:-1], f[1:], out=G1)
+            if 1 in want:
+                w, wtol = binom_pmf(d - 1)
+                put(1, (w @ G1) * 0.5, (_U * (log2d + 2) + wtol) * abs_mean)
+            np.subtract(G1[:-1], G1[1:], out=G2)
             M, Mabs = _second_difference_rows(d, K)
             sel = [k for k in range(2, K + 1) if k in want]
-            rows = [k - 2 for k in sel]
-            m = g2 @ M[rows].T
-            r = (_U * (d + 2)) * (np.abs(g2) @ Mabs[rows].T)
-            for j, k in enumerate(sel):
-                put(k, m[..., j], r[..., j])
-            return mu, err
+            rows_sel = [k - 2 for k in sel]
+            i0 = want[sel[0]]
+            if [want[k] for k in sel] == list(range(i0, i0 + len(sel))):  # contiguous: write in place
+                np.matmul(M[rows_sel], G2, out=mu[i0:i0 + len(sel)])
+                A2 = A[: n - 2]
+                np.abs(G2, out=A2)
+                np.matmul(Mabs[rows_sel], A2, out=rnd[i0:i0 + len(sel)])
+                rnd[i0:i0 + len(sel)] *= _U * (d + 2)
+            else:
+                m = M[rows_sel] @ G2
+                A2 = A[: n - 2]
+                np.abs(G2, out=A2)
+                r = (_U * (d + 2)) * (Mabs[rows_sel] @ A2)
+                for j, k in enumerate(sel):
+                    put(k, m[j], r[j])
+            return done()
         g = f
         absavg = None
         for k in range(K + 1):
             if k:
-                g = g[..., :-1] - g[..., 1:]
+                g = g[:-1] - g[1:]
             if k not in want:
                 continue
             w, wtol = binom_pmf(d - k)
             scale = 2.0**-k
-            m = (g @ w) * scale
+            m = (w @ g) * scale
             # 2^-k E|Δ^k f| is non-increasing in k (E_{B_n}|Δx| ≤ 2 E_{B_{n+1}}|x|), so the value
             # from the previous even level still bounds it: |g| is needed every other level only.
             if absavg is None or k % 2 == 0:
-                absavg = (np.abs(g) @ w) * scale
+                absavg = (w @ np.abs(g)) * scale
             put(k, m, (_U * (log2d + 2) + wtol) * absavg)
-    return mu, err
+    return done()
 
 
 def _one_minus_t(d):
@@ -180,8 +221,8 @@ def _from_gaps(diag, gap, gap_err, rel, d, ks):
     mu, err = _transform_double(gap, gap_err, d, ks, rel)
     mu = -mu
     if ks[0] == 0:
-        mu[..., 0] += diag[..., 0]
-        err[..., 0] += _U * (np.abs(diag[..., 0]) + np.abs(mu[..., 0])) + rel * np.abs(diag[..., 0])
+        mu[..., 0] += diag
+        err[..., 0] += _U * (np.abs(diag) + np.abs(mu[..., 0])) + rel * np.abs(diag)
     return mu, err
 
 
@@ -191,9 +232,9 @@ def _cube_double(spec, d, kernel, ks):
     with np.errstate(all="ignore"):
         L = _last(layers_gap(spec.activation, _one_minus_t(d), float(spec.weight_var), float(spec.bias_var),
                              spec.depth, ntk=kernel == "ntk", track=True))
-    center = L.center(kernel)
+    center = np.ravel(L.center(kernel))[0]
     with np.errstate(all="ignore"):
-        mu, err = _from_gaps(np.broadcast_to(center, (1,)), L.gap(kernel), L.gap_err(kernel), L.rel_err, d, ks)
+        mu, err = _from_gaps(center, L.gap(kernel), L.gap_err(kernel), L.rel_err, d, ks)
     return mu, err, float(np.ravel(L.diag(kernel))[0])
 
 
@@ -505,7 +546,7 @@ def _cube_exact(spec, d, kernel, ks, common):
 
 
 def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kernels=("ck", "ntk"),
-                          max_degree=None, progress=None, threads=None):
+                          max_degree=None, progress=None, threads=None, block=None):
     """μ_k on a whole hyperparameter grid at double precision, layer by layer.
 
     Parameters
@@ -519,11 +560,14 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
     max_degree : int, optional
         Default min(dim, 10).
     progress : callable, optional
-        Called as ``progress(n)`` with the number of (depth × weight_var-chunk) steps done
-        since the last call; the total is ``(max_depth + 1) * n_chunks`` (see ``out["steps"]``).
+        Called as ``progress(n)`` with the number of (depth × weight_var-block) steps done
+        since the last call; the total is ``(max_depth + 1) * ceil(len(weight_var) / block)``
+        (also returned as ``out["steps"]``).
     threads : int, optional
         Worker threads (default: the number of CPUs, at most 8). numpy releases the GIL,
-        so the weight_var chunks run in parallel.
+        so the weight_var blocks run in parallel.
+    block : int, optional
+        weight_var values per work item (default: an equal share per thread).
 
     Returns
     -------
@@ -569,8 +613,13 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
     if threads is None:
         threads = min(os.cpu_count() or 1, 8)
     threads = _validate.integer("threads", threads, lo=1)
-    n_chunks = min(threads, wv.size)
-    chunks = np.array_split(np.arange(wv.size), n_chunks)
+    # One work item per thread by default: per-call overhead dominates small items.
+    if block is None:
+        block = -(-wv.size // threads)
+    block = _validate.integer("block", block, lo=1)
+    chunks = [np.arange(i, min(i + block, wv.size)) for i in range(0, wv.size, block)]
+    n_chunks = len(chunks)
+    threads = min(threads, n_chunks)
     # sub-grid for the error recursion: every s-th point, both ends included
     s = max(1, dim // 8)
     sub = np.unique(np.r_[np.arange(0, dim + 1, s), dim])
@@ -579,47 +628,60 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
     mass = cum[sub[1:] + 1] - cum[sub[:-1] + 1]  # binomial mass of points (sub[i], sub[i+1]]
     mass[0] += w_d[0]
     full = _one_minus_t(dim)
+    # structural zeros depend on the bias only through σ_b² = 0
+    zeros = [[(n, i, structural_zero(act, L, False, k, kk))
+              for n, k in enumerate(kernels) for i, kk in enumerate(ks)
+              if structural_zero(act, L, True, k, kk)] for L in range(max_depth + 1)]
 
     def run(idx):
-        sw = wv[idx][:, None, None]
-        sb = bv[None, :, None]
-        gen = layers_gap(act, full[None, None, :], sw, sb, max_depth, ntk="ntk" in kernels, track=False)
-        tracked = layers_gap(act, full[sub][None, None, :], sw, sb, max_depth, ntk="ntk" in kernels, track=True)
+        sw = wv[idx][None, :, None]
+        sb = bv[None, None, :]
+        gen = layers_gap(act, full[:, None, None], sw, sb, max_depth, ntk="ntk" in kernels, track=False)
+        tracked = layers_gap(act, full[sub][:, None, None], sw, sb, max_depth, ntk="ntk" in kernels, track=True)
         zero_b = bv == 0
+        work = np.empty((3, dim + 1, idx.size * bv.size))
+        ln_c = np.exp(-0.5 * np.array([log_binom(dim, k) for k in ks]))
+        mu = np.empty((len(kernels), idx.size, bv.size, len(ks)))
+        err = np.empty_like(mu)
+        shape = (idx.size, bv.size)
         for L, T in zip(gen, tracked):
-            diag = np.stack([np.broadcast_to(L.diag(k), (idx.size, bv.size, 1)) for k in kernels])
-            center = np.stack([np.broadcast_to(L.center(k), (idx.size, bv.size, 1)) for k in kernels])
-            gap = np.stack([L.gap(k) for k in kernels])
-            esub = np.stack([T.gap_err(k) for k in kernels])
-            # rms_B(e)² ≤ Σ_intervals mass · max(end-point bounds)²: fed to the transform as a
-            # one-point "error vector" carrying exactly that weighted mean square.
-            rms = _rms(np.maximum(esub[..., :-1], esub[..., 1:]), mass)
-            mu, err = _transform_double(gap, np.zeros_like(gap), dim, ks, T.rel_err)
-            mu = -mu
-            err = err + 2 * rms[..., None] * np.exp(-0.5 * np.array([log_binom(dim, k) for k in ks]))
-            if ks[0] == 0:
-                mu[..., 0] += center[..., 0]
-                err[..., 0] += _U * (np.abs(center[..., 0]) + np.abs(mu[..., 0])) + T.rel_err * np.abs(center[..., 0])
-            # structural zeros depend on the bias only through σ_b² = 0: ask the spec for both
             for n, k in enumerate(kernels):
-                for i, kk in enumerate(ks):
-                    if Architecture(act, L.depth, 1, 1).structural_zero(k, kk):
-                        mu[n, ..., i] = err[n, ..., i] = 0.0
-                    elif Architecture(act, L.depth, 1, 0).structural_zero(k, kk):
-                        mu[n, :, zero_b, i] = err[n, :, zero_b, i] = 0.0
+                center = np.broadcast_to(L.center(k), (1,) + shape)[0]
+                gsub = np.abs(np.broadcast_to(T.gap(k), (sub.size,) + shape))
+                amean = (mass @ np.maximum(gsub[:-1], gsub[1:]).reshape(sub.size - 1, -1))
+                m, e = _transform_double(np.broadcast_to(L.gap(k), (dim + 1,) + shape), None, dim, ks,
+                                         T.rel_err, work, abs_mean=amean)
+                m = -m
+                # point-wise errors: rms_B(e)² ≤ Σ_intervals mass · max(end-point bounds)²
+                esub = np.broadcast_to(T.gap_err(k), (sub.size,) + shape)
+                rms = _rms(np.maximum(esub[:-1], esub[1:]), mass)
+                e = e + 2 * rms[..., None] * ln_c
+                m[..., 0] += center
+                e[..., 0] += _U * (np.abs(center) + np.abs(m[..., 0])) + T.rel_err * np.abs(center)
+                mu[n], err[n] = m, e
+            for n, i, all_cols in zeros[L.depth]:
+                if all_cols:
+                    mu[n, ..., i] = err[n, ..., i] = 0.0
+                else:
+                    mu[n, :, zero_b, i] = err[n, :, zero_b, i] = 0.0
             mu[~(err <= UNRESOLVED_RTOL * np.abs(mu))] = np.nan
             for n, k in enumerate(kernels):
                 out[k][L.depth, idx] = mu[n]
                 out[k + "_err"][L.depth, idx] = err[n]
-                out[k + "_phi1"][L.depth, idx] = diag[n, ..., 0]
+                out[k + "_phi1"][L.depth, idx] = np.broadcast_to(L.diag(k), (1,) + shape)[0]
             if progress is not None:
                 progress(1)
 
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        if n_chunks == 1:
-            run(chunks[0])
+    from threadpoolctl import threadpool_limits
+
+    # the worker threads already use every core: BLAS threads on top would oversubscribe them
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"), \
+            threadpool_limits(1 if threads > 1 else None, user_api="blas"):
+        if threads == 1:
+            for ch in chunks:
+                run(ch)
         else:
-            with ThreadPoolExecutor(n_chunks) as pool:
+            with ThreadPoolExecutor(threads) as pool:
                 list(pool.map(run, chunks))
     out["degrees"] = np.array(ks)
     out["depths"] = np.arange(max_depth + 1)

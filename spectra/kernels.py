@@ -170,7 +170,9 @@ def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=Fa
     away from t = ±1 (chaotic phase) or neither. γ_l = q_l − a_l is carried by the same
     recursion based at the diagonal. The points t = ±1 are pinned to the direct recursion
     (t = 1 is the diagonal itself), where ρ = ±1 holds exactly.
-    ``one_minus_t`` = 1 − t is passed so that it can be exact (2j/d on the cube).
+    ``one_minus_t`` = 1 − t is passed so that it can be exact (2j/d on the cube). The points run
+    along the *first* axis; hyperparameter grids broadcast along the trailing axes (so that
+    per-architecture quantities broadcast over contiguous memory).
     """
     ops = NumpyOps()
     dgap, ddgap, accurate = _gap_fns(act)
@@ -178,9 +180,11 @@ def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=Fa
     r = act.rounding
     sw, sb = weight_var, bias_var
     omt = np.asarray(one_minus_t, dtype=float)
-    top, bottom = omt == 0, omt == 2
-    pin = bool(top.any() or bottom.any())
-    zero = 0.0 * (sw + sb + omt[..., :1])  # broadcast over every hyperparameter axis
+    # points t = 1 and t = −1 (along the first axis), carried by the direct recursion
+    col = np.ravel(omt[(slice(None),) + (0,) * (omt.ndim - 1)]) if omt.ndim else np.ravel(omt)
+    top, bottom = np.nonzero(col == 0)[0], np.nonzero(col == 2)[0]
+    pin = bool(top.size or bottom.size)
+    zero = 0.0 * (sw + sb + omt[:1])  # broadcast over every hyperparameter axis
     q = sw + sb + zero
     a = sb + zero
     gamma = sw + zero
@@ -195,27 +199,36 @@ def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=Fa
         ee = ed if ntk else None
     yield GapLayer(0, q, a, delta, p, P, eps, ed, ee, rel)
     for _ in range(depth):
-        g = dgap(a, delta, q, gamma)
+        need_d = ntk or track
+        if need_d and act.gaps is not None:
+            g, gD = act.gaps(a, delta, q, gamma)
+        else:
+            g = dgap(a, delta, q, gamma)
+            gD = ddgap(a, delta, q, gamma) if need_d else None
         Vq = act.dual(q, q, q, ops)
         Va = act.dual(a, q, q, ops)
         gamma_new = sw * dgap(q, gamma, q, zero)
-        need_d = ntk or track
         if need_d:
             Dq = act.ddual(q, q, q, ops)
             Da = Dq - ddgap(q, gamma, q, zero)
-            gD = ddgap(a, delta, q, gamma)
             D = Da - gD
-        delta_new = sw * g
+        g *= sw
+        delta_new = g
         q_new, a_new = sw * Vq + sb, sw * Va + sb
         if pin:
             lo_new = sw * act.dual(lo, q, q, ops) + sb
-            delta_new = np.where(top, -gamma_new, np.where(bottom, a_new - lo_new, delta_new))
+            delta_new[top] = -gamma_new
+            delta_new[bottom] = a_new - lo_new
         if ntk:
-            eps_new = delta_new + sw * (P * gD + eps * D)
+            eps_new = eps * D
+            eps_new += P * gD
+            eps_new *= sw
+            eps_new += delta_new
             p_new, P_new = q_new + sw * p * Dq, a_new + sw * P * Da
             if pin:
                 loT_new = lo_new + sw * lo_T * act.ddual(lo, q, q, ops)
-                eps_new = np.where(top, P_new - p_new, np.where(bottom, P_new - loT_new, eps_new))
+                eps_new[top] = P_new - p_new
+                eps_new[bottom] = P_new - loT_new
         if track:
             ed_new = sw * np.abs(D) * ed + u * (r * np.abs(delta_new) if accurate else r * sw * Vq)
             if ntk:
@@ -226,10 +239,10 @@ def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=Fa
                 ee = (ed_new + sw * (np.abs(P) * egD + np.abs(D) * ee + np.abs(eps) * eD)
                       + 3 * u * np.abs(eps_new))
             if pin:  # direct recursion at t = ±1: rounding relative to the scale q, per layer
-                e_pin = (_ + 2) * u * r * (np.abs(q_new) + np.abs(a_new))
-                ed_new = np.where(top | bottom, e_pin, ed_new)
+                ends = np.r_[top, bottom]
+                ed_new[ends] = (_ + 2) * u * r * (np.abs(q_new) + np.abs(a_new))
                 if ntk:
-                    ee = np.where(top | bottom, (_ + 2) * u * r * (np.abs(p_new) + np.abs(P_new)), ee)
+                    ee[ends] = (_ + 2) * u * r * (np.abs(p_new) + np.abs(P_new))
             ed = ed_new
             rel = rel + 4 * r * u
         q, a, gamma, delta = q_new, a_new, gamma_new, delta_new

@@ -99,14 +99,17 @@ class NumpyOps:
     eps = 2.0**-53
 
     def __init__(self):
-        import scipy.special as sc
-
         self.pi = np.pi
         self.sqrt = np.sqrt
         self.asin = np.arcsin
         self.acos = np.arccos
-        self.erf = sc.erf
         self.exp = np.exp
+
+    @property
+    def erf(self):
+        import scipy.special as sc  # imported on first use: 0.2 s that most runs never need
+
+        return sc.erf
 
     def const(self, x):
         return float(x)

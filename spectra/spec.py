@@ -60,47 +60,17 @@ class Architecture:
 
     @property
     def parity(self) -> int:
-        """+1 if Φ is even in t, -1 if odd, 0 otherwise (CONVENTIONS §3, parity).
-
-        Φ is odd when φ is odd and σ_b² = 0; even when φ is even, σ_b² = 0 and depth ≥ 1.
-        """
-        if self.bias_var != 0:
-            return 0
-        if self.activation.parity == -1 or self.depth == 0:
-            return -1
-        return self.activation.parity
+        """+1 if Φ is even in t, -1 if odd, 0 otherwise (see :func:`kernel_parity`)."""
+        return kernel_parity(self.activation, self.depth, self.bias_var == 0)
 
     def kernel_degree(self, kernel: str):
-        """Degree of Φ as a polynomial in t, or None if Φ is not a polynomial.
-
-        Σ¹ has degree 1; V_φ of a degree-n polynomial φ is a polynomial of degree n in c and
-        V_φ' one of degree n − 1, so deg Σ^{l+1} = n deg Σ^l and
-        deg Θ^{l+1} = max(deg Σ^{l+1}, deg Θ^l + (n − 1) deg Σ^l).
-        """
-        if self.depth == 0:
-            return 1
-        n = self.activation.poly_degree
-        if n is None:
-            return None
-        s = t = 1
-        for _ in range(self.depth):
-            s, t = n * s, max(n * s, t + (n - 1) * s)
-        return t if kernel == "ntk" else s
+        """Degree of Φ as a polynomial in t, or None if Φ is not a polynomial (see
+        :func:`kernel_degree`)."""
+        return kernel_degree(self.activation, self.depth, kernel)
 
     def structural_zero(self, kernel: str, k: int) -> bool:
-        """True if μ_k = 0 exactly on the cube and sphere.
-
-        By parity; above the degree of Φ when Φ is a polynomial; and for odd k ≥ 3 at depth 1
-        with σ_b² = 0 when φ is linear plus even (relu): Φ's odd part is then linear in t.
-        """
-        p = self.parity
-        if (p == -1 and k % 2 == 0) or (p == 1 and k % 2 == 1):
-            return True
-        if (k % 2 == 1 and k >= 3 and self.depth == 1 and self.bias_var == 0
-                and self.activation.odd_part_linear):
-            return True
-        deg = self.kernel_degree(kernel)
-        return deg is not None and k > deg
+        """True if μ_k = 0 exactly on the cube and sphere (see :func:`structural_zero`)."""
+        return structural_zero(self.activation, self.depth, self.bias_var == 0, kernel, k)
 
     def as_dict(self) -> dict:
         def num(v):
@@ -108,3 +78,49 @@ class Architecture:
 
         return {"activation": self.activation.name, "depth": self.depth,
                 "weight_var": num(self.weight_var), "bias_var": num(self.bias_var)}
+
+
+def kernel_parity(act: Activation, depth: int, zero_bias: bool) -> int:
+    """+1 if Φ is even in t, -1 if odd, 0 otherwise (CONVENTIONS §3, parity).
+
+    Φ is odd when φ is odd and σ_b² = 0 (or depth = 0 and σ_b² = 0); even when φ is even,
+    σ_b² = 0 and depth ≥ 1.
+    """
+    if not zero_bias:
+        return 0
+    if act.parity == -1 or depth == 0:
+        return -1
+    return act.parity
+
+
+def kernel_degree(act: Activation, depth: int, kernel: str):
+    """Degree of Φ as a polynomial in t, or None if Φ is not a polynomial.
+
+    Σ¹ has degree 1; V_φ of a degree-n polynomial φ is a polynomial of degree n in c and
+    V_φ' one of degree n − 1, so deg Σ^{l+1} = n deg Σ^l and
+    deg Θ^{l+1} = max(deg Σ^{l+1}, deg Θ^l + (n − 1) deg Σ^l).
+    """
+    if depth == 0:
+        return 1
+    n = act.poly_degree
+    if n is None:
+        return None
+    s = t = 1
+    for _ in range(depth):
+        s, t = n * s, max(n * s, t + (n - 1) * s)
+    return t if kernel == "ntk" else s
+
+
+def structural_zero(act: Activation, depth: int, zero_bias: bool, kernel: str, k: int) -> bool:
+    """True if μ_k = 0 exactly on the cube and sphere.
+
+    By parity; above the degree of Φ when Φ is a polynomial; and for odd k ≥ 3 at depth 1
+    with σ_b² = 0 when φ is linear plus even (relu): Φ's odd part is then linear in t.
+    """
+    p = kernel_parity(act, depth, zero_bias)
+    if (p == -1 and k % 2 == 0) or (p == 1 and k % 2 == 1):
+        return True
+    if k % 2 == 1 and k >= 3 and depth == 1 and zero_bias and act.odd_part_linear:
+        return True
+    deg = kernel_degree(act, depth, kernel)
+    return deg is not None and k > deg
