@@ -12,7 +12,7 @@ Quick start::
 Conventions (normalisations, domains, parameterisation): see ``docs/conventions.md``.
 """
 from .activations import Activation, describe as describe_activations, get_activation, names as activation_names, register
-from .cube import cube_eigenvalues, cube_eigenvalues_grid, krawtchouk_transform
+from .cube import cube_eigenvalues, cube_eigenvalues_grid, grid_steps, krawtchouk_transform
 from .kernels import kernel, kernel3, kernel_expression, kernel_grid
 from .precision import Precision, resolve_precision
 from .result import Spectrum
@@ -23,6 +23,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Activation", "Architecture", "KERNELS", "Precision", "Spectrum",
     "activation_names", "cube_eigenvalues", "cube_eigenvalues_grid", "describe_activations",
-    "get_activation", "kernel", "kernel3", "kernel_expression", "kernel_grid",
+    "get_activation", "grid_steps", "kernel", "kernel3", "kernel_expression", "kernel_grid",
     "krawtchouk_transform", "register", "resolve_precision",
 ]

@@ -16,9 +16,18 @@ def number(value, precision, digits=None):
     if kind == "digits":
         import mpmath
 
-        return mpmath.nstr(value, precision.digits, min_fixed=1, max_fixed=0, strip_zeros=False) \
-            if value != 0 else "0"
+        return digits_text(value, precision.digits)
     return str(value)
+
+
+def digits_text(value, digits):
+    """``digits`` significant digits of an mpmath number, every one written (no stripping)."""
+    import mpmath
+
+    if value == 0:
+        return "0"
+    s = mpmath.nstr(value, digits, min_fixed=1, max_fixed=0, strip_zeros=False)
+    return s.replace(".e", "e").rstrip(".") if digits == 1 else s
 
 
 def decimal_of_exact(value, digits=20):

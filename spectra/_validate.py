@@ -61,6 +61,12 @@ def hyper(name, value, positive):
         if name == "weight_var" and v == 0:
             hint = " (weight_var = 0 makes the kernel constant in the input)"
         raise ValueError(f"{what}; got {value!r}{hint}")
+    try:
+        fv = float(v)
+    except OverflowError:
+        fv = math.inf
+    if not math.isfinite(fv) or (v != 0 and fv == 0.0):
+        raise ValueError(f"{what} within the float64 range; got {value!r}")
     if isinstance(v, Fraction) and v.denominator == 1:
         v = int(v)
     return v

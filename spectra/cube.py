@@ -40,7 +40,7 @@ from .precision import (AUTO_DIGITS, UNRESOLVED_RTOL, MpOps, NumpyOps, Precision
 from .result import Spectrum
 from .spec import Architecture, structural_zero
 
-__all__ = ["cube_eigenvalues", "cube_eigenvalues_grid", "krawtchouk_transform", "MAX_EXACT_CLOSED_DIM"]
+__all__ = ["cube_eigenvalues", "cube_eigenvalues_grid", "grid_steps", "krawtchouk_transform", "MAX_EXACT_CLOSED_DIM"]
 
 #: Largest dimension for which closed-form (relu/erf) exact spectra are built symbolically.
 MAX_EXACT_CLOSED_DIM = 24
@@ -247,14 +247,14 @@ def _flag_double(mu, err, structural):
             flags.append(None)
         elif not np.isfinite(m) or not np.isfinite(e):
             out[i] = np.nan
-            flags.append("overflow: the kernel or its round-off exceeds the float64 range; use precision=N")
+            flags.append("overflow: the kernel or its round-off exceeds the float64 range; needs N digits")
         elif abs(m) < 1e-290 and e < 1e-290:
             out[i] = np.nan
-            flags.append("underflow: |value| below the float64 range; use precision=N")
+            flags.append("underflow: |value| below the float64 range; needs N digits")
         elif e > UNRESOLVED_RTOL * abs(m):
             out[i] = np.nan
             flags.append(f"unresolved: error bound {e:.1e} exceeds {UNRESOLVED_RTOL:g} of |value| "
-                         f"{abs(m):.1e}; use precision='auto' or N digits")
+                         f"{abs(m):.1e}; needs more precision ('auto' or N digits)")
         else:
             flags.append(None)
     return out, tuple(flags)
@@ -545,6 +545,27 @@ def _cube_exact(spec, d, kernel, ks, common):
                     flags=(None,) * n, trace=vals[0], **common)
 
 
+def _grid_threads(threads):
+    import os
+
+    return min(os.cpu_count() or 1, 8) if threads is None else _validate.integer("threads", threads, lo=1)
+
+
+def _grid_block(n_weight_var, threads, block):
+    # one work item per thread by default: per-call overhead dominates small items
+    if block is None:
+        return max(1, -(-n_weight_var // threads))
+    return _validate.integer("block", block, lo=1)
+
+
+def grid_steps(max_depth: int, n_weight_var: int, threads=None, block=None) -> int:
+    """The number of ``progress`` calls :func:`cube_eigenvalues_grid` makes (one per depth and
+    work item), so that a progress bar can be sized before the run."""
+    threads = _grid_threads(threads)
+    block = _grid_block(n_weight_var, threads, block)
+    return (max_depth + 1) * -(-n_weight_var // block)
+
+
 def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kernels=("ck", "ntk"),
                           max_degree=None, progress=None, threads=None, block=None):
     """μ_k on a whole hyperparameter grid at double precision, layer by layer.
@@ -560,9 +581,8 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
     max_degree : int, optional
         Default min(dim, 10).
     progress : callable, optional
-        Called as ``progress(n)`` with the number of (depth × weight_var-block) steps done
-        since the last call; the total is ``(max_depth + 1) * ceil(len(weight_var) / block)``
-        (also returned as ``out["steps"]``).
+        Called as ``progress(1)`` after each (depth, weight_var block) step; the number of
+        steps is :func:`grid_steps` ``(max_depth, len(weight_var), threads, block)``.
     threads : int, optional
         Worker threads (default: the number of CPUs, at most 8). numpy releases the GIL,
         so the weight_var blocks run in parallel.
@@ -584,7 +604,6 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
     bounds, which vary smoothly with t, are propagated on every ``s``-th grid point (s ≈ d/8)
     and each interval's binomial mass is charged with the larger of its end-point bounds.
     """
-    import os
     from concurrent.futures import ThreadPoolExecutor
 
     from .activations import get_activation
@@ -610,13 +629,8 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
         out[k] = np.empty(shape + (len(ks),))
         out[k + "_err"] = np.empty(shape + (len(ks),))
         out[k + "_phi1"] = np.empty(shape)
-    if threads is None:
-        threads = min(os.cpu_count() or 1, 8)
-    threads = _validate.integer("threads", threads, lo=1)
-    # One work item per thread by default: per-call overhead dominates small items.
-    if block is None:
-        block = -(-wv.size // threads)
-    block = _validate.integer("block", block, lo=1)
+    threads = _grid_threads(threads)
+    block = _grid_block(wv.size, threads, block)
     chunks = [np.arange(i, min(i + block, wv.size)) for i in range(0, wv.size, block)]
     n_chunks = len(chunks)
     threads = min(threads, n_chunks)
@@ -687,5 +701,4 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
     out["depths"] = np.arange(max_depth + 1)
     out["weight_var"] = wv
     out["bias_var"] = bv
-    out["steps"] = (max_depth + 1) * n_chunks
     return out

@@ -285,7 +285,10 @@ def _double(spec, cov, qx, qy, kernel):
 
 
 def guard_bits(err, scale):
-    """Guard bits for a working-precision run, from the float64 error amplification."""
+    """Guard bits for a working-precision run, from the float64 error amplification
+    (None when float64 overflowed and gave no estimate)."""
+    if not (np.all(np.isfinite(err)) and np.all(np.isfinite(scale))):
+        return None
     amp = np.max(np.asarray(err, dtype=float) / (NumpyOps.eps * np.maximum(np.abs(scale), 1e-300)))
     return int(math.ceil(math.log2(max(amp, 1.0)))) + 24
 
@@ -324,7 +327,10 @@ def _as_t(t):
     from fractions import Fraction
 
     if isinstance(t, (list, tuple)) and any(isinstance(v, (Fraction, str)) for v in t):
-        vals = [Fraction(v) if isinstance(v, str) else v for v in t]
+        try:
+            vals = [Fraction(v) if isinstance(v, str) else v for v in t]
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"t must be finite numbers in [-1, 1]; got {t!r}") from None
         arr = np.array(vals, dtype=object)
         _validate.finite_array("t", [float(v) for v in vals], -1, 1)
         return arr, True
@@ -378,17 +384,35 @@ def kernel(spec: Architecture, t, kernel="ntk", precision="double", return_error
     if prec.kind in ("double", "auto"):
         return (vals, err) if return_error else vals
     N = prec.digits
-    bits = bits_for_digits(N) + guard_bits(err, vals)
-    ops = MpOps(bits)
-    inp = ops.array(ta)
-    ones = ops.array(np.ones(ta.shape))
-    _, mp_vals = _mp(spec, inp, ones, ones, kernel, bits, exact_inputs=lambda x: x)
-    out_ctx = MpOps(bits_for_digits(N) + 4).ctx
-    res = np.frompyfunc(out_ctx.mpf, 1, 1)(mp_vals)
+    res = _mp_verified(spec, ta, kernel, N, guard_bits(err, vals))
     if return_error:
         e = np.abs(np.asarray([float(v) for v in np.ravel(res)]).reshape(ta.shape)) * 10.0 ** (-N)
         return res, e
     return res
+
+
+def _mp_verified(spec, ta, kernel, N, guard):
+    """Φ(t) to N digits. With a float64 guard estimate, one evaluation at N digits + guard bits;
+    without one (float64 overflowed), two evaluations 64 bits apart that must agree."""
+    base = bits_for_digits(N) + 8
+    verify = guard is None
+    guard = 64 + 16 * spec.depth if verify else guard
+    out_ctx = MpOps(base).ctx
+    while True:
+        ops = MpOps(base + guard)
+        ones = ops.array(np.ones(ta.shape))
+        _, v1 = _mp(spec, ops.array(ta), ones, ones, kernel, base + guard, exact_inputs=lambda x: x)
+        if not verify:
+            break
+        ops2 = MpOps(base + guard + 64)
+        ones2 = ops2.array(np.ones(ta.shape))
+        _, v2 = _mp(spec, ops2.array(ta), ones2, ones2, kernel, base + guard + 64, exact_inputs=lambda x: x)
+        ok = all(abs(a - b) <= abs(b) * ops2.ctx.ldexp(1, -base) for a, b in zip(np.ravel(v1), np.ravel(v2)))
+        if ok:
+            v1 = v2
+            break
+        guard *= 2
+    return np.frompyfunc(out_ctx.mpf, 1, 1)(v1)
 
 
 def kernel3(spec: Architecture, cov, qx, qy, kernel="ntk", precision="double", return_error=False):

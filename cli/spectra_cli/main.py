@@ -1,0 +1,822 @@
+"""The ``spectra`` command line: parse arguments, call the library, format the results.
+
+Every number is computed by :mod:`spectra`; this module only parses and formats. Errors
+(bad options and the library's ``ValueError``/``TypeError``, whose messages already name the
+parameter) are printed as ONE line ``Error: <message>`` on stderr with exit status 2; an
+interrupt prints one line and exits with status 130.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from fractions import Fraction
+
+import click
+
+import spectra
+
+#: Input distributions ``spectra eigs --domain`` accepts, with the library function that
+#: computes their spectrum (looked up on :mod:`spectra` at call time). Add "sphere" and
+#: "gaussian" here when the library has them.
+DOMAINS = {"cube": "cube_eigenvalues"}
+FORMATS = ("table", "csv", "json")
+SWEEP_EXTENSIONS = (".npz", ".csv")
+DEFAULT_T = "-1,-0.5,0,0.5,1"
+#: Placeholder for a value the library does not give (unresolved or underflowed).
+MISSING = "\u2014"
+
+EIGS_CSV_COLUMNS = ("degree", "multiplicity", "value", "normalized", "fractional_variance", "error",
+                    "digits", "flag")
+SWEEP_CSV_COLUMNS = ("kernel", "depth", "weight_var", "bias_var", "degree", "value", "error", "phi1")
+
+
+# ---------------------------------------------------------------------------------------
+# errors: one line, fixed exit codes
+# ---------------------------------------------------------------------------------------
+
+
+def _one_line(message) -> str:
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+class CLIError(click.ClickException):
+    """Bad input: printed as one line ``Error: <message>``, exit status 2."""
+
+    exit_code = 2
+
+
+class ComputationError(click.ClickException):
+    """The library could not finish (e.g. ran out of memory): one line, exit status 1."""
+
+    exit_code = 1
+
+
+class Interrupted(click.ClickException):
+    """Keyboard interrupt: one line, exit status 130."""
+
+    exit_code = 130
+
+
+@contextlib.contextmanager
+def _library_errors():
+    """Turn the library's argument errors into one-line CLI errors (exit status 2)."""
+    try:
+        yield
+    except (ValueError, TypeError, OverflowError) as e:
+        raise CLIError(_one_line(e)) from None
+    except (RuntimeError, MemoryError) as e:
+        raise ComputationError(_one_line(e) or type(e).__name__) from None
+
+
+def _echo_error(message: str) -> None:
+    click.echo(f"Error: {_one_line(message)}", err=True)
+
+
+class _Group(click.Group):
+    """A click group whose every error is one line on stderr (no usage text, no traceback
+    for bad input), with exit status 2 for bad input and 130 for an interrupt."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted") from None
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        _STATE.clear()
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except Interrupted as e:
+            if _isatty(sys.stderr) and not _STATE.get("line_ended"):
+                click.echo(err=True)  # end the line holding the terminal's ^C
+            _echo_error(e.format_message())
+            sys.exit(e.exit_code)
+        except _NoArgsIsHelp as e:  # bare `spectra`: the help, not an error
+            click.echo(e.format_message())
+            sys.exit(0)
+        except click.UsageError as e:
+            message = e.format_message()
+            if e.ctx is not None:
+                message = f"{_one_line(message)} (see '{e.ctx.command_path} --help')"
+            _echo_error(message)
+            sys.exit(2)
+        except click.ClickException as e:
+            _echo_error(e.format_message())
+            sys.exit(e.exit_code)
+        except (click.exceptions.Abort, KeyboardInterrupt, EOFError):
+            _echo_error("interrupted")
+            sys.exit(130)
+        except BrokenPipeError:
+            # the reader went away (e.g. `spectra eigs | head`): stop quietly
+            with contextlib.suppress(OSError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) and not isinstance(rv, bool) else 0)
+
+
+#: click >= 8.2 raises this (a UsageError carrying the help text) for a bare group.
+_NoArgsIsHelp = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+#: Per-invocation state: "line_ended" is set once a progress bar has ended its line.
+_STATE: dict = {}
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+# ---------------------------------------------------------------------------------------
+# parameter types (library-style messages: "<name> must be ...; got <value>")
+# ---------------------------------------------------------------------------------------
+
+
+class _Int(click.ParamType):
+    """An integer option; range checks are left to the library."""
+
+    name = "integer"
+
+    def __init__(self, label):
+        self.label = label
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        try:
+            return int(str(value).strip(), 10)
+        except ValueError:
+            raise CLIError(f"{self.label} must be an integer; got {value!r}") from None
+
+
+class _OneOf(click.Choice):
+    """A case-insensitive choice with the library's message style."""
+
+    def __init__(self, label, options):
+        super().__init__(tuple(options), case_sensitive=False)
+        self.label = label
+
+    def convert(self, value, param, ctx):
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            raise CLIError(f"{self.label} must be one of {', '.join(self.choices)}; got {value!r}") from None
+
+
+def _hyper_text(label: str, text: str) -> str:
+    """A variance as typed, for :class:`spectra.Architecture` to parse exactly ("0.1" -> 1/10).
+
+    The library rejects nan, inf, negative and malformed values; this only rejects values
+    that parse exactly but leave the float64 range (e.g. "1e400", or "1e-400", which would
+    round to 0), which the library would accept.
+    """
+    s = text.strip()
+    try:
+        value = Fraction(s)
+    except (ValueError, ZeroDivisionError):
+        return s  # the library says what is wrong with it
+    try:
+        underflow = value != 0 and float(value) == 0.0
+    except OverflowError:
+        underflow = None
+    if underflow is None or underflow:
+        raise CLIError(f"{label} must be a finite number within the float64 range; got {text!r}")
+    return s
+
+
+def _finite_float(text: str):
+    try:
+        v = float(text.strip())
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def parse_grid(label: str, text: str):
+    """A hyperparameter grid: ``start:stop:num`` (``numpy.linspace``, both ends included,
+    ``num`` an integer >= 1) or a comma-separated list of finite numbers."""
+    import numpy as np
+
+    usage = (f"{label} must be a grid 'start:stop:num' (num an integer >= 1, as numpy.linspace) "
+             f"or a comma-separated list of finite numbers; got {text!r}")
+    s = text.strip()
+    if not s:
+        raise CLIError(usage)
+    if ":" in s:
+        parts = s.split(":")
+        if len(parts) != 3:
+            raise CLIError(usage)
+        start, stop = _finite_float(parts[0]), _finite_float(parts[1])
+        try:
+            num = int(parts[2].strip(), 10)
+        except ValueError:
+            num = 0
+        if start is None or stop is None or num < 1:
+            raise CLIError(usage)
+        return np.linspace(start, stop, num)
+    values = [_finite_float(p) for p in s.split(",")]
+    if any(v is None for v in values):
+        raise CLIError(usage)
+    return np.array(values, dtype=float)
+
+
+def parse_t(text: str, exact: bool):
+    """Comma-separated t values: strings (kept exact by the library) or floats."""
+    usage = f"t must be a comma-separated list of finite numbers in [-1, 1]; got {text!r}"
+    items = [p.strip() for p in text.split(",")]
+    if not text.strip() or any(not p for p in items):
+        raise CLIError(usage)
+    if exact:
+        for p in items:
+            try:
+                Fraction(p)
+            except (ValueError, ZeroDivisionError):
+                raise CLIError(usage) from None
+        return items
+    values = [_finite_float(p) for p in items]
+    if any(v is None for v in values):
+        raise CLIError(usage)
+    return values
+
+
+# ---------------------------------------------------------------------------------------
+# number formatting
+# ---------------------------------------------------------------------------------------
+
+
+def _mp_text(value, digits):
+    """``digits`` significant digits of an mpmath number (as in the library's JSON records)."""
+    import mpmath
+
+    if value == 0:
+        return "0"
+    return mpmath.nstr(value, digits, min_fixed=1, max_fixed=0, strip_zeros=False)
+
+
+def _short(value, digits=6) -> str:
+    """A short display form of a float, an mpf or a decimal string."""
+    if value is None:
+        return MISSING
+    if isinstance(value, str):
+        import mpmath
+
+        try:
+            value = mpmath.mpf(value)
+        except (ValueError, TypeError):
+            return value
+    if isinstance(value, float) or hasattr(value, "dtype"):
+        v = float(value)
+        if not math.isfinite(v):
+            return MISSING
+        return f"{v:.{digits}g}"
+    import mpmath
+
+    return mpmath.nstr(value, digits)
+
+
+def _float_text(v: float, sig: int) -> str:
+    """A float with ``sig`` significant digits (exponent form)."""
+    if v == 0:
+        return "0"
+    return f"{v:.{max(sig, 1) - 1}e}"
+
+
+def _int_text(m: int) -> str:
+    """An exact integer, abbreviated as ~d.ddddde+N when it has more than 15 digits."""
+    s = str(m)
+    if len(s) <= 15:
+        return s
+    return f"~{s[0]}.{s[1:6]}e+{len(s) - 1}"
+
+
+def _scalar_json(value, prec):
+    """A scalar (e.g. the trace) in the JSON style of the library's records."""
+    if prec.kind in ("double", "auto"):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if prec.kind == "digits":
+        return _mp_text(value, prec.digits)
+    return str(value)
+
+
+def _scalar_text(value, prec):
+    if prec.kind in ("double", "auto"):
+        return f"{float(value):.16g}"
+    if prec.kind == "digits":
+        return _mp_text(value, prec.digits)
+    s = str(value)
+    if len(s) > 40:
+        import sympy
+
+        return f"{sympy.N(value, 20)} (20 digits; closed form in --format json)"
+    return s
+
+
+def _json_default(obj):
+    import numpy as np
+
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+def _dump_json(doc) -> None:
+    click.echo(json.dumps(doc, indent=2, allow_nan=False, default=_json_default))
+
+
+def _csv_cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return str(value)
+
+
+def _echo_csv(header, rows) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([[_csv_cell(c) for c in row] for row in rows])
+    click.echo(buf.getvalue(), nl=False)
+
+
+def _table(headers, rows, left=()) -> list[str]:
+    """Aligned columns: numbers right-aligned, the columns named in ``left`` left-aligned."""
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h))
+              for i, h in enumerate(headers)]
+
+    def line(cells):
+        out = []
+        for i, (c, w) in enumerate(zip(cells, widths)):
+            out.append(str(c).ljust(w) if headers[i] in left else str(c).rjust(w))
+        return "  ".join(out).rstrip()
+
+    return [line(headers)] + [line(r) for r in rows]
+
+
+def _arch_text(spec) -> str:
+    d = spec.as_dict()
+    return (f"{d['activation']}, depth {d['depth']}, weight_var {d['weight_var']}, "
+            f"bias_var {d['bias_var']}")
+
+
+# ---------------------------------------------------------------------------------------
+# the group
+# ---------------------------------------------------------------------------------------
+
+_ACTIVATION_HELP = (f"Activation: one of {', '.join(spectra.activation_names())} "
+                    "(any monomial x<n>, n <= 32).")
+_PRECISION_HELP = ("'double' (float64 with error bounds; unresolved values are flagged), "
+                   "N (N guaranteed significant digits, 1..10000), 'exact' (sympy: rationals "
+                   "or closed forms), or 'auto' (double, with unresolved values recomputed "
+                   "at 16 digits).")
+_WEIGHT_HELP = "sigma_w^2 > 0. Decimals and fractions ('0.1', '1/3') are read exactly."
+_BIAS_HELP = "sigma_b^2 >= 0. Decimals and fractions ('0.1', '1/3') are read exactly."
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(spectra.__version__, "--version", "-V", prog_name="spectra",
+                      message="%(prog)s %(version)s")
+def main():
+    """Eigenvalues of the conjugate kernel (CK, also NNGP) and the neural tangent kernel
+    (NTK) of wide fully connected networks, exactly or to any precision.
+
+    \b
+    Network: `depth` hidden layers of `activation` in NTK parameterisation,
+    weight variance sigma_w^2 (`--weight-var`), bias variance sigma_b^2 (`--bias-var`);
+    inputs enter as sigma_w^2 <x,y>/d + sigma_b^2 (CONVENTIONS section 1).
+    Eigenvalues are those of the integral operator (Tf)(x) = E_y[K(x,y) f(y)] under the
+    probability measure of the input domain, so sum_k multiplicity_k * mu_k = E K(x,x)
+    (CONVENTIONS section 2).
+
+    \b
+    Examples:
+      spectra eigs --dim 128 --activation relu --depth 2 --kernel ntk
+      spectra eigs --dim 7 --bias-var 2 --precision 30 --format json
+      spectra kernel --activation erf --depth 3 --t=-1,0,1
+      spectra sweep --activation erf --weight-var 1:5:41 --bias-var 0:4:41 --output grid.npz
+
+    Errors print one line "Error: ..." and exit with status 2 (130 when interrupted).
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# eigs
+# ---------------------------------------------------------------------------------------
+
+
+def _architecture(activation, depth, weight_var, bias_var):
+    wv = _hyper_text("weight_var", weight_var)
+    bv = _hyper_text("bias_var", bias_var)
+    with _library_errors():
+        return spectra.Architecture(activation, depth=depth, weight_var=wv, bias_var=bv)
+
+
+def _resolve_precision(precision):
+    with _library_errors():
+        return spectra.resolve_precision(precision)
+
+
+@main.command("eigs")
+@click.option("--domain", type=_OneOf("domain", DOMAINS), default="cube", show_default=True,
+              help="Input distribution. cube: uniform on {-1,+1}^d; eigenfunctions are the "
+                   "monomials prod_{i in S} x_i, degree k = |S|, multiplicity C(d,k).")
+@click.option("--dim", type=_Int("dim"), default=128, show_default=True, help="Input dimension d >= 1.")
+@click.option("--activation", default="relu", show_default=True, metavar="NAME", help=_ACTIVATION_HELP)
+@click.option("--depth", type=_Int("depth"), default=2, show_default=True,
+              help="Number of hidden layers L >= 0 (0 is the linear model).")
+@click.option("--weight-var", default="2", show_default=True, metavar="NUMBER", help=_WEIGHT_HELP)
+@click.option("--bias-var", default="0", show_default=True, metavar="NUMBER", help=_BIAS_HELP)
+@click.option("--kernel", type=_OneOf("kernel", spectra.KERNELS), default="ntk", show_default=True,
+              help="ck: conjugate kernel (NNGP); ntk: neural tangent kernel.")
+@click.option("--max-degree", type=_Int("max_degree"), default=None,
+              help="Degrees 0..max-degree (at most dim on the cube).  [default: min(dim, 10)]")
+@click.option("--precision", default="double", show_default=True, metavar="PRECISION", help=_PRECISION_HELP)
+@click.option("--normalize", is_flag=True,
+              help="Table: show mu_k / E K(x,x) (so sum_k multiplicity_k * mu_k = 1) instead of mu_k. "
+                   "CSV and JSON always carry both.")
+@click.option("--format", "fmt", type=_OneOf("format", FORMATS), default="table", show_default=True,
+              help="table: aligned columns; csv: one row per degree; json: inputs and per-degree records.")
+def eigs(domain, dim, activation, depth, weight_var, bias_var, kernel, max_degree, precision, normalize, fmt):
+    """Eigenvalues mu_k of the CK or NTK integral operator, one per degree k.
+
+    \b
+    mu_k are the eigenvalues of (Tf)(x) = E_y[K(x,y) f(y)] under the uniform probability
+    measure on {-1,+1}^d (CONVENTIONS section 2), unnormalised: sum_k C(d,k) mu_k =
+    E K(x,x) = Phi(1), printed as the trace. Also shown: the normalised eigenvalue
+    mu_k / Phi(1) and the fractional variance C(d,k) mu_k / Phi(1), the share of a
+    GP(0, K) sample's variance in degree k (CONVENTIONS section 3).
+
+    \b
+    Every value comes with an absolute error bound and its number of correct significant
+    digits. At double precision a value the bound cannot resolve is not printed: it is
+    flagged (table: a dash and a note; JSON: null with a "flag"); rerun with
+    --precision auto or --precision N. Structural zeros (by parity, or above the degree of
+    a polynomial kernel) are exactly 0.
+
+    JSON: {domain, dim, activation, depth, weight_var, bias_var, kernel, precision, trace,
+    eigenvalues: [{degree, value, multiplicity, normalized, fractional_variance, error,
+    digits, [flag], [structural_zero], [exact]}]}. Values are numbers at double precision
+    and decimal strings carrying every requested digit at N digits; exact mode adds the
+    closed form ("exact") next to a 20-digit decimal. Multiplicities are exact integers;
+    weight_var and bias_var are echoed as integers or exact fractions ("1/10").
+    """
+    spec = _architecture(activation, depth, weight_var, bias_var)
+    _resolve_precision(precision)
+    compute = getattr(spectra, DOMAINS[domain])
+    with _library_errors():
+        spectrum = compute(spec, dim, kernel, max_degree, precision)
+        records = spectrum.to_records()
+    prec = spectrum.precision
+    if fmt == "json":
+        doc = {"domain": spectrum.domain, "dim": spectrum.dim, **spec.as_dict(), "kernel": spectrum.kernel,
+               "precision": prec.label, "trace": _scalar_json(spectrum.trace, prec), "eigenvalues": records}
+        _dump_json(doc)
+    elif fmt == "csv":
+        exact = prec.kind == "exact"
+        header = EIGS_CSV_COLUMNS + (("exact",) if exact else ())
+        rows = [[r.get(c) for c in header] for r in records]
+        _echo_csv(header, rows)
+    else:
+        for line in _eigs_table(spectrum, records, normalize):
+            click.echo(line)
+
+
+def _eigs_table(spectrum, records, normalize) -> list[str]:
+    prec = spectrum.precision
+    kind = prec.kind
+    d = spectrum.dim
+    lines = [
+        f"# {spectrum.kernel.upper()} eigenvalues on the {spectrum.domain} {{-1,+1}}^{d} (uniform probability "
+        f"measure): {_arch_text(spectrum.spec)}; precision {prec}",
+        f"# trace E K(x,x) = Phi(1) = {_scalar_text(spectrum.trace, prec)}; multiplicity C({d},k)"
+        + ("; eigenvalues divided by Phi(1)" if normalize else ""),
+    ]
+    key = "normalized" if normalize else "value"
+    values = spectrum.normalized if normalize else spectrum.values
+    fvs = spectrum.fractional_variance
+    exact_col = kind == "exact" and all(len(r.get("exact", "")) <= 40 for r in records)
+    rows, notes = [], []
+    for i, r in enumerate(records):
+        flag = r.get("flag")
+        structural = r.get("structural_zero", False)
+        digits = r.get("digits")
+        if flag:
+            val = fv = MISSING
+        elif structural:
+            val = fv = "0"
+        elif kind in ("double", "auto"):
+            sig = 16 if digits is None else int(min(16, max(1, math.floor(digits))))
+            val = _float_text(float(values[i]), sig)
+            fv = _short(float(fvs[i]), min(6, sig))
+        else:  # N digits: every digit; exact: the 20-digit decimal
+            val = r[key]
+            fv = _short(r["fractional_variance"])
+        err = r.get("error")
+        if structural or kind == "exact":
+            err_text = "0"
+        elif isinstance(err, float):
+            err_text = f"{err:.1e}"
+        else:
+            err_text = MISSING if err is None else str(err)
+        digits_text = "exact" if digits is None else f"{digits:g}"
+        note = ""
+        if flag:
+            note = flag.split(":", 1)[0]
+            notes.append(f"# degree {r['degree']}: {flag}")
+        elif structural:
+            note = "structural zero"
+        row = [r["degree"], _int_text(r["multiplicity"]), val, fv, err_text, digits_text]
+        if exact_col:
+            row.append(r.get("exact", ""))
+        row.append(note)
+        rows.append(row)
+    headers = ["degree", "multiplicity", "normalized" if normalize else "eigenvalue", "frac_variance",
+               "error", "digits"] + (["exact"] if exact_col else []) + ["note"]
+    lines += _table(headers, rows, left=("exact", "note"))
+    if kind == "exact" and not exact_col:
+        lines.append("# exact closed forms are long: see --format json (key \"exact\")")
+    lines += notes
+    return lines
+
+
+# ---------------------------------------------------------------------------------------
+# kernel
+# ---------------------------------------------------------------------------------------
+
+
+@main.command("kernel")
+@click.option("--activation", default="relu", show_default=True, metavar="NAME", help=_ACTIVATION_HELP)
+@click.option("--depth", type=_Int("depth"), default=2, show_default=True,
+              help="Number of hidden layers L >= 0 (0 is the linear model).")
+@click.option("--weight-var", default="2", show_default=True, metavar="NUMBER", help=_WEIGHT_HELP)
+@click.option("--bias-var", default="0", show_default=True, metavar="NUMBER", help=_BIAS_HELP)
+@click.option("--kernel", type=_OneOf("kernel", spectra.KERNELS), default="ntk", show_default=True,
+              help="ck: conjugate kernel (NNGP); ntk: neural tangent kernel.")
+@click.option("--t", "t", default=DEFAULT_T, show_default=True, metavar="LIST",
+              help="Comma-separated t = <x,y>/d in [-1, 1]; write --t=-1,0,1 when the list starts "
+                   "with a minus sign. Read exactly ('1/3', '0.1') with --precision exact.")
+@click.option("--precision", default="double", show_default=True, metavar="PRECISION",
+              help=_PRECISION_HELP + " 'auto' is the same as 'double' here.")
+@click.option("--symbolic", is_flag=True,
+              help="Print Phi(t) as a sympy expression in t instead of values (exact "
+                   "hyperparameters; takes no --t or --precision).")
+@click.option("--format", "fmt", type=_OneOf("format", FORMATS), default="table", show_default=True,
+              help="table, csv (t,value,error) or json.")
+@click.pass_context
+def kernel_cmd(ctx, activation, depth, weight_var, bias_var, kernel, t, precision, symbolic, fmt):
+    """The kernel Phi(t) = K(x, y) of the CK or NTK at t = <x,y>/d.
+
+    \b
+    For inputs with |x|^2 = |y|^2 = d (the cube and the sphere) every CK and NTK is a
+    function of t = <x,y>/d alone (CONVENTIONS section 1); Phi(1) = E K(x,x) is the trace
+    of the integral operator. Values come with an absolute error bound (0 when exact).
+    JSON: {activation, depth, weight_var, bias_var, kernel, precision, values: [{t, value,
+    error, [exact]}]}; with --symbolic: {..., variable: "t", expression}.
+    """
+    spec = _architecture(activation, depth, weight_var, bias_var)
+    if symbolic:
+        for name in ("t", "precision"):
+            if ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None):
+                raise CLIError(f"--symbolic takes no --{name}: it gives Phi(t) as an expression in t")
+        with _library_errors():
+            expr = spectra.kernel_expression(spec, kernel)
+        text = str(expr)
+        if fmt == "json":
+            _dump_json({**spec.as_dict(), "kernel": kernel, "variable": "t", "expression": text})
+        elif fmt == "csv":
+            _echo_csv(["expression"], [[text]])
+        else:
+            click.echo(text)
+        return
+    prec = _resolve_precision(precision)
+    exact = prec.kind == "exact"
+    ts = parse_t(t, exact)
+    with _library_errors():
+        values, errors = spectra.kernel(spec, ts, kernel, precision, return_error=True)
+    rows = []
+    for i, tv in enumerate(ts):
+        v, e = values[i], errors[i]
+        if exact:
+            import sympy
+
+            row = {"t": str(Fraction(tv)), "value": str(sympy.N(v, 20)), "error": 0, "exact": str(v)}
+        elif prec.kind == "digits":
+            row = {"t": tv, "value": _mp_text(v, prec.digits), "error": f"{float(e):.3g}"}
+        else:
+            fv, fe = float(v), float(e)
+            row = {"t": tv, "value": fv if math.isfinite(fv) else None,
+                   "error": fe if math.isfinite(fe) else None}
+        rows.append(row)
+    if fmt == "json":
+        _dump_json({**spec.as_dict(), "kernel": kernel, "precision": prec.label, "values": rows})
+        return
+    header = ["t", "value", "error"] + (["exact"] if exact else [])
+    if fmt == "csv":
+        _echo_csv(header, [[r.get(c) for c in header] for r in rows])
+        return
+    click.echo(f"# {kernel.upper()} Phi(t), t = <x,y>/d with |x|^2 = |y|^2 = d: {_arch_text(spec)}; "
+               f"precision {prec}")
+    table_rows = []
+    for r in rows:
+        if exact:
+            table_rows.append([r["t"], r["value"], "0", r["exact"]])
+        elif prec.kind == "digits":
+            table_rows.append([repr(r["t"]), r["value"], r["error"]])
+        else:
+            table_rows.append([repr(r["t"]), MISSING if r["value"] is None else repr(r["value"]),
+                               MISSING if r["error"] is None else f"{r['error']:.1e}"])
+    for line in _table(["t", "Phi(t)", "error"] + (["exact"] if exact else []), table_rows, left=("exact",)):
+        click.echo(line)
+    if any(r["value"] is None for r in rows):
+        click.echo(f"# {MISSING}: beyond the float64 range; use --precision N")
+
+
+# ---------------------------------------------------------------------------------------
+# sweep
+# ---------------------------------------------------------------------------------------
+
+
+def _default_threads() -> int:
+    return min(os.cpu_count() or 1, 8)
+
+
+@main.command("sweep")
+@click.option("--activation", default="relu", show_default=True, metavar="NAME", help=_ACTIVATION_HELP)
+@click.option("--kernel", "kernels", default="ck,ntk", show_default=True, metavar="LIST",
+              help="Comma-separated kernels: ck, ntk or both.")
+@click.option("--dim", type=_Int("dim"), default=128, show_default=True, help="Cube dimension d >= 1.")
+@click.option("--max-depth", type=_Int("max_depth"), default=16, show_default=True,
+              help="Depths 0..max-depth, all computed in one pass of the layer recursion.")
+@click.option("--weight-var", default="2", show_default=True, metavar="GRID",
+              help="sigma_w^2 grid: start:stop:num (numpy.linspace, both ends included) or a "
+                   "comma-separated list, e.g. 1:5:41 or 1,2,4.")
+@click.option("--bias-var", default="0", show_default=True, metavar="GRID",
+              help="sigma_b^2 grid, same syntax, e.g. 0:4:41.")
+@click.option("--max-degree", type=_Int("max_degree"), default=None,
+              help="Degrees 0..max-degree.  [default: min(dim, 10)]")
+@click.option("--threads", type=_Int("threads"), default=_default_threads,
+              help="Worker threads (the weight_var grid is split among them).  [default: min(CPUs, 8)]")
+@click.option("--output", "-o", required=True, metavar="FILE",
+              help="Output file: .npz (arrays) or .csv (long format). Written atomically.")
+def sweep(activation, kernels, dim, max_depth, weight_var, bias_var, max_degree, threads, output):
+    """Cube eigenvalues on a whole (depth, weight_var, bias_var) grid, at double precision.
+
+    \b
+    Unnormalised mu_k (uniform probability measure on {-1,+1}^d, CONVENTIONS section 2)
+    for every depth 0..max-depth, every grid point and degrees 0..max-degree; NaN where
+    the error bound exceeds 10% of the value (use `spectra eigs --precision N` there).
+
+    \b
+    .npz: for each kernel k, arrays k (depth, weight_var, bias_var, degree) of mu_k,
+    k_err (their error bounds) and k_phi1 (depth, weight_var, bias_var) = Phi(1) = E K(x,x)
+    (divide by it to normalise); the axes depths, weight_var, bias_var, degrees; and
+    activation and dim as 0-d arrays.
+    .csv: one row per value, columns kernel,depth,weight_var,bias_var,degree,value,error,phi1
+    (NaN written as an empty field).
+
+    The file is written to a temporary file in the same directory and renamed into place,
+    so an error or an interrupt never leaves a partial file. A progress bar is shown on a
+    terminal.
+    """
+    import numpy as np
+
+    ext = os.path.splitext(output)[1].lower()
+    if ext not in SWEEP_EXTENSIONS:
+        raise CLIError(f"output must end in {' or '.join(SWEEP_EXTENSIONS)}; got {output!r}")
+    if os.path.isdir(output):
+        raise CLIError(f"output must be a file name; got the directory {output!r}")
+    wv = parse_grid("weight_var", weight_var)
+    bv = parse_grid("bias_var", bias_var)
+    kernel_list = tuple(k.strip().lower() for k in kernels.split(","))
+    with _library_errors():
+        spectra.get_activation(activation)
+        for k in kernel_list:
+            if k not in spectra.KERNELS:
+                raise ValueError(f"kernel must be one of {', '.join(spectra.KERNELS)}; got {k!r}")
+
+    directory = os.path.dirname(os.path.abspath(output))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(output)}.", suffix=".part", dir=directory)
+        os.close(fd)
+    except OSError as e:
+        raise CLIError(f"output: cannot write in {directory!r}: {e.strerror or e}") from None
+    start = time.perf_counter()
+    try:
+        out = _run_sweep(activation, dim, max_depth, wv, bv, kernel_list, max_degree, threads)
+        out.pop("steps", None)
+        try:
+            if ext == ".npz":
+                arrays = {key: out[key] for key in out}
+                arrays["activation"] = np.array(spectra.get_activation(activation).name)
+                arrays["dim"] = np.array(dim)
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, **arrays)
+            else:
+                with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                    _write_sweep_csv(fh, out, kernel_list)
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, output)
+        except OSError as e:
+            raise CLIError(f"output: cannot write {output!r}: {e.strerror or e}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    elapsed = time.perf_counter() - start
+    shape = out[kernel_list[0]].shape
+    click.echo(f"wrote {output}: {', '.join(dict.fromkeys(kernel_list))} of shape {shape} "
+               f"(depth, weight_var, bias_var, degree) in {elapsed:.1f} s")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _run_sweep(activation, dim, max_depth, wv, bv, kernels, max_degree, threads):
+    """Call the library with a progress callback (a bar on a terminal) and make Ctrl-C stop
+    the worker threads at their next step instead of after the whole grid."""
+    cancel = threading.Event()
+    lock = threading.Lock()
+    try:
+        total = spectra.grid_steps(max_depth, len(wv), threads)
+    except (ValueError, TypeError):
+        total = 1  # the library reports the bad argument when the sweep starts
+    show = _isatty(sys.stderr)
+    bar_cm = (click.progressbar(length=total, label="sweep", file=sys.stderr, show_eta=True)
+              if show else contextlib.nullcontext(None))
+
+    with bar_cm as bar:
+        def progress(n):
+            if cancel.is_set():
+                raise KeyboardInterrupt
+            if bar is not None:
+                with lock:
+                    bar.update(n)
+
+        def on_sigint(signum, frame):
+            cancel.set()
+            raise KeyboardInterrupt
+
+        old = None
+        if threading.current_thread() is threading.main_thread():
+            with contextlib.suppress(ValueError, OSError):
+                old = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            with _library_errors():
+                return spectra.cube_eigenvalues_grid(activation, dim, max_depth, wv, bv, kernels, max_degree,
+                                                     progress=progress, threads=threads)
+        finally:
+            cancel.set()
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+            _STATE["line_ended"] = bar is not None  # the bar's exit ends its line
+
+
+def _write_sweep_csv(fh, out, kernels) -> None:
+    """Long format, one line per value. Every field is a kernel name or a number, so no field
+    needs quoting: lines are joined directly (the csv module is ~3x slower on 4M rows)."""
+    fh.write(",".join(SWEEP_CSV_COLUMNS) + "\n")
+    depths = [str(int(x)) for x in out["depths"]]
+    wv = [repr(float(x)) for x in out["weight_var"]]
+    bv = [repr(float(x)) for x in out["bias_var"]]
+    degrees = [str(int(x)) for x in out["degrees"]]
+    nk = len(degrees)
+
+    def cells(a):
+        return ["" if x != x else repr(x) for x in a.ravel().tolist()]
+
+    for k in dict.fromkeys(kernels):
+        for a, depth in enumerate(depths):
+            mu, err, phi1 = cells(out[k][a]), cells(out[k + "_err"][a]), cells(out[k + "_phi1"][a])
+            lines = []
+            n = 0
+            for b, w in enumerate(wv):
+                for c, s in enumerate(bv):
+                    head = f"{k},{depth},{w},{s},"
+                    tail = "," + phi1[b * len(bv) + c] + "\n"
+                    for i in range(nk):
+                        lines.append(head + degrees[i] + "," + mu[n] + "," + err[n] + tail)
+                        n += 1
+            fh.write("".join(lines))
