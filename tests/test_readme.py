@@ -1,0 +1,32 @@
+"""Every command shown in the README runs, and the two set-up lines are the ones CI uses."""
+import os
+import re
+import shlex
+
+import pytest
+from click.testing import CliRunner
+
+from spectra_cli.main import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+README = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+COMMANDS = re.findall(r"^\$ spectra (.+)$", README, flags=re.M)
+
+
+def test_readme_shows_commands():
+    assert len(COMMANDS) >= 5
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_readme_command_runs(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, shlex.split(command), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip()
+
+
+def test_readme_setup_commands_match_ci():
+    setup = [line for line in README.splitlines() if line.startswith("python3 -m venv")]
+    assert len(setup) == 2 and "spectra eigs" in setup[0] and "pytest" in setup[1]
+    ci = open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read()
+    assert setup[1] in ci  # CI runs the README's test command verbatim
