@@ -6,6 +6,7 @@ Numbers are compared with independent values: the public reference values of CON
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 import math
@@ -21,8 +22,9 @@ click = pytest.importorskip("click")
 from click.testing import CliRunner  # noqa: E402
 
 import spectra  # noqa: E402
-from spectra_cli import main as cli_module  # noqa: E402
 from spectra_cli.main import main  # noqa: E402
+
+cli_module = importlib.import_module("spectra_cli.main")  # the module, not the click group
 
 # CONVENTIONS §4: unnormalised cube eigenvalues mu_0..mu_3
 REF_D7_CK = [6.710258, 0.1485453, 9.328551e-3, 1.059299e-3]  # relu, depth 2, wv 2, bv 2; Phi(1) = 8
