@@ -11,6 +11,8 @@ Usage: python benchmarks/high_precision.py [--quick]   (--quick: d = 1000 only)
 import argparse
 import time
 
+import mpmath
+
 from spectra import Architecture, cube_eigenvalues
 
 
@@ -27,7 +29,7 @@ def main():
             el = time.perf_counter() - t
             nz = [abs(v) for v, z in zip(s.values, s.structural) if not z]
             print(f"{act:5s} NTK depth 2, d = {d}, {N} digits: {el:6.2f} s (target {target:g} s, ratio "
-                  f"{el / target:.2f}); min guaranteed digits {min(s.digits):.1f}; smallest |mu| {min(nz):.3e}")
+                  f"{el / target:.2f}); min guaranteed digits {min(s.digits):.1f}; smallest |mu| {mpmath.nstr(min(nz), 4)}")
 
 
 if __name__ == "__main__":
