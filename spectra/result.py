@@ -69,6 +69,11 @@ class Spectrum:
         return len(self.degrees)
 
     @property
+    def resolved(self) -> np.ndarray:
+        """Boolean mask: True where a value is given (False where ``flags`` says why not)."""
+        return np.array([f is None for f in self.flags])
+
+    @property
     def normalized(self) -> np.ndarray:
         """μ_k / E K(x, x): Σ multiplicity × normalized = 1."""
         if self.precision.kind in ("double", "auto"):

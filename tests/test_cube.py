@@ -181,6 +181,7 @@ def test_double_flags_instead_of_noise():
     s = cube_eigenvalues(Architecture("erf", 2, 2, "1/2"), d, "ntk", max_degree=d)
     flagged = [f is not None for f in s.flags]
     assert any(flagged) and not all(flagged)
+    assert list(~s.resolved) == flagged
     for k in range(d + 1):
         if flagged[k]:
             assert np.isnan(s.values[k])
