@@ -393,6 +393,23 @@ _WEIGHT_HELP = "sigma_w^2 > 0. Decimals and fractions ('0.1', '1/3') are read ex
 _BIAS_HELP = "sigma_b^2 >= 0. Decimals and fractions ('0.1', '1/3') are read exactly."
 
 
+def architecture_options(command):
+    """The options every command that takes one network shares: activation, depth,
+    weight_var, bias_var and kernel."""
+    options = [
+        click.option("--activation", default="relu", show_default=True, metavar="NAME", help=_ACTIVATION_HELP),
+        click.option("--depth", type=_Int("depth"), default=2, show_default=True,
+                     help="Number of hidden layers L >= 0 (0 is the linear model)."),
+        click.option("--weight-var", default="2", show_default=True, metavar="NUMBER", help=_WEIGHT_HELP),
+        click.option("--bias-var", default="0", show_default=True, metavar="NUMBER", help=_BIAS_HELP),
+        click.option("--kernel", type=_OneOf("kernel", spectra.KERNELS), default="ntk", show_default=True,
+                     help="ck: conjugate kernel (NNGP); ntk: neural tangent kernel."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(spectra.__version__, "--version", "-V", prog_name="spectra",
                       message="%(prog)s %(version)s")
@@ -441,13 +458,7 @@ def _resolve_precision(precision):
               help="Input distribution. cube: uniform on {-1,+1}^d; eigenfunctions are the "
                    "monomials prod_{i in S} x_i, degree k = |S|, multiplicity C(d,k).")
 @click.option("--dim", type=_Int("dim"), default=128, show_default=True, help="Input dimension d >= 1.")
-@click.option("--activation", default="relu", show_default=True, metavar="NAME", help=_ACTIVATION_HELP)
-@click.option("--depth", type=_Int("depth"), default=2, show_default=True,
-              help="Number of hidden layers L >= 0 (0 is the linear model).")
-@click.option("--weight-var", default="2", show_default=True, metavar="NUMBER", help=_WEIGHT_HELP)
-@click.option("--bias-var", default="0", show_default=True, metavar="NUMBER", help=_BIAS_HELP)
-@click.option("--kernel", type=_OneOf("kernel", spectra.KERNELS), default="ntk", show_default=True,
-              help="ck: conjugate kernel (NNGP); ntk: neural tangent kernel.")
+@architecture_options
 @click.option("--max-degree", type=_Int("max_degree"), default=None,
               help="Degrees 0..max-degree (at most dim on the cube).  [default: min(dim, 10)]")
 @click.option("--precision", default="double", show_default=True, metavar="PRECISION", help=_PRECISION_HELP)
@@ -565,13 +576,7 @@ def _eigs_table(spectrum, records, normalize) -> list[str]:
 
 
 @main.command("kernel")
-@click.option("--activation", default="relu", show_default=True, metavar="NAME", help=_ACTIVATION_HELP)
-@click.option("--depth", type=_Int("depth"), default=2, show_default=True,
-              help="Number of hidden layers L >= 0 (0 is the linear model).")
-@click.option("--weight-var", default="2", show_default=True, metavar="NUMBER", help=_WEIGHT_HELP)
-@click.option("--bias-var", default="0", show_default=True, metavar="NUMBER", help=_BIAS_HELP)
-@click.option("--kernel", type=_OneOf("kernel", spectra.KERNELS), default="ntk", show_default=True,
-              help="ck: conjugate kernel (NNGP); ntk: neural tangent kernel.")
+@architecture_options
 @click.option("--t", "t", default=DEFAULT_T, show_default=True, metavar="LIST",
               help="Comma-separated t = <x,y>/d in [-1, 1]; write --t=-1,0,1 when the list starts "
                    "with a minus sign. Read exactly ('1/3', '0.1') with --precision exact.")
