@@ -29,7 +29,7 @@ class Activation:
     name : str
     dual, ddual : callable ``(c, q1, q2, ops) -> value``
         Value and derivative dual activations in the general (cov, q₁, q₂) form.
-    gaps : callable ``(a, delta, q, gamma) -> (dual_gap, ddual_gap)``, optional
+    gaps : callable ``(a, delta, q, gamma, scale) -> (scale·dual_gap, scale·ddual_gap)``, optional
         Both differences at once, sharing work (the hot loop of grid sweeps).
     dual_gap, ddual_gap : callable ``(a, delta, q, gamma) -> value``, optional
         V(a; q, q) − V(a − δ; q, q) and the same for V_{φ'}, at equal norms q (with
@@ -215,14 +215,14 @@ def _relu_ddual_gap(a, delta, q, gamma):
     return -_relu_angles(a, delta, q, gamma)[2] / (2 * np.pi)
 
 
-def _relu_gaps(a, delta, q, gamma):
-    """(V(a) − V(a − δ), V'(a) − V'(a − δ)) sharing the half-angle computation."""
+def _relu_gaps(a, delta, q, gamma, scale=1.0):
+    """scale × (V(a) − V(a − δ), V'(a) − V'(a − δ)), sharing the half-angle computation."""
     eta_a, eta_b, dtheta = _relu_angles(a, delta, q, gamma)
     theta_a = 2 * np.arcsin(np.sqrt(eta_a / 2))
     sin_b = np.sqrt(eta_b * (2 - eta_b))
     half = np.sin(0.5 * dtheta)
     t = 2 * sin_b * half * half + (1 - eta_b) * _x_minus_sin(dtheta)
-    return ((np.pi - theta_a) * delta - q * t) / (2 * np.pi), dtheta / (-2 * np.pi)
+    return (scale / (2 * np.pi)) * ((np.pi - theta_a) * delta - q * t), dtheta * (-scale / (2 * np.pi))
 
 
 register(Activation(
@@ -249,25 +249,28 @@ def _erf_ddual(c, q1, q2, ops):
     return 4 / (ops.pi * ops.sqrt((1 + 2 * q1) * (1 + 2 * q2) - 4 * c * c))
 
 
-def _erf_gaps(a, delta, q, gamma=None):
-    """Both erf differences, sharing √(h² − a²) and √(h² − b²) (in place: hot loop)."""
+def _erf_gaps(a, delta, q, gamma=None, scale=1.0):
+    """scale × both erf differences (hot loop of grid sweeps: in place, few passes).
+
+    Shares v = δ(a + b), the numerator of the derivative difference, with
+    h² − b² = (h² − a²) + v (cancellation at most (q + ½)²/(q + ¼), i.e. ≲ q + 1).
+    """
     h = q + 0.5
-    b = a - delta
-    ry = h - b
-    ry *= h + b
+    rx2 = (h - a) * (h + a)
+    rx = np.sqrt(rx2)
+    v = 2 * a - delta  # a + b
+    v *= delta
+    ry = v + rx2
     np.sqrt(ry, out=ry)
-    rx = np.sqrt((h - a) * (h + a))
     s = ry + rx
     g = delta / s
     np.arctan(g, out=g)
-    g *= 4 / np.pi
-    b += a  # a + b
-    b *= delta
-    ry *= rx
+    g *= (4 / np.pi) * scale
     ry *= s
-    b /= ry
-    b *= 2 / np.pi
-    return g, b
+    ry *= rx
+    v /= ry
+    v *= (2 / np.pi) * scale
+    return g, v
 
 
 def _erf_np(x):

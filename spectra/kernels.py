@@ -200,30 +200,32 @@ def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=Fa
     yield GapLayer(0, q, a, delta, p, P, eps, ed, ee, rel)
     for _ in range(depth):
         need_d = ntk or track
+        # sgD = σ_w² (V'(a) − V'(a − δ)); delta_new = σ_w² (V(a) − V(a − δ))
         if need_d and act.gaps is not None:
-            g, gD = act.gaps(a, delta, q, gamma)
+            delta_new, sgD = act.gaps(a, delta, q, gamma, sw)
         else:
-            g = dgap(a, delta, q, gamma)
-            gD = ddgap(a, delta, q, gamma) if need_d else None
+            delta_new = sw * dgap(a, delta, q, gamma)
+            sgD = sw * ddgap(a, delta, q, gamma) if need_d else None
         Vq = act.dual(q, q, q, ops)
         Va = act.dual(a, q, q, ops)
         gamma_new = sw * dgap(q, gamma, q, zero)
         if need_d:
             Dq = act.ddual(q, q, q, ops)
             Da = Dq - ddgap(q, gamma, q, zero)
+        if track:
+            gD = sgD / sw
             D = Da - gD
-        g *= sw
-        delta_new = g
         q_new, a_new = sw * Vq + sb, sw * Va + sb
         if pin:
             lo_new = sw * act.dual(lo, q, q, ops) + sb
             delta_new[top] = -gamma_new
             delta_new[bottom] = a_new - lo_new
         if ntk:
-            eps_new = eps * D
-            eps_new += P * gD
-            eps_new *= sw
+            # ε' = δ' + σ_w²[P (V'(a) − V'(a−δ)) + ε V'(a−δ)] = ε σ_w² V'(a) + (P − ε) sgD + δ'
+            eps_new = P - eps
+            eps_new *= sgD
             eps_new += delta_new
+            eps_new += eps * (sw * Da)
             p_new, P_new = q_new + sw * p * Dq, a_new + sw * P * Da
             if pin:
                 loT_new = lo_new + sw * lo_T * act.ddual(lo, q, q, ops)
