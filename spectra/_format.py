@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 
 def number(value, precision, digits=None):
@@ -14,7 +13,6 @@ def number(value, precision, digits=None):
         v = float(value)
         return None if not math.isfinite(v) else v
     if kind == "digits":
-        import mpmath
 
         return digits_text(value, precision.digits)
     return str(value)

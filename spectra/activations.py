@@ -29,15 +29,13 @@ class Activation:
     name : str
     dual, ddual : callable ``(c, q1, q2, ops) -> value``
         Value and derivative dual activations in the general (cov, q₁, q₂) form.
-    gaps : callable ``(a, delta, q, gamma, scale) -> (scale·dual_gap, scale·ddual_gap)``, optional
-        Both differences at once, sharing work (the hot loop of grid sweeps).
-    dual_gap, ddual_gap : callable ``(a, delta, q, gamma) -> value``, optional
-        V(a; q, q) − V(a − δ; q, q) and the same for V_{φ'}, at equal norms q (with
-        γ = q − a supplied accurately, for activations singular at ρ = 1), computed
-        without cancellation (float64). Deep networks have kernels that are constant up to
-        a part in 10¹¹ (ordered phase) or tiny away from t = ±1 (chaotic phase); their
-        spectrum lives in such differences. Without them the float64 path subtracts
-        (and its error estimate says so).
+    gaps : callable ``(a, delta, q, gamma, scale=1) -> (ΔV, ΔV')``, optional
+        scale × (V(a; q, q) − V(a − δ; q, q)) and the same for V_{φ'}, at equal norms q (with
+        γ = q − a supplied accurately, for activations singular at ρ = 1), computed without
+        cancellation in float64. Deep networks have kernels that are constant up to a part
+        in 10¹¹ (ordered phase) or tiny away from t = ±1 (chaotic phase); their spectrum
+        lives in such differences. Without this the float64 path subtracts (and its error
+        estimate says so).
     parity : int
         -1 for odd φ, +1 for even φ, 0 otherwise.
     exact : {"rational", "closed", None}
@@ -70,8 +68,6 @@ class Activation:
     rounding: float = 8.0
     reference: str = ""
     description: str = ""
-    dual_gap: Callable | None = field(default=None, repr=False)
-    ddual_gap: Callable | None = field(default=None, repr=False)
     poly_degree: int | None = None
     odd_part_linear: bool = False
     gaps: Callable | None = field(default=None, repr=False)
@@ -178,7 +174,7 @@ def asin_diff(x, y, diff, rx=None, ry=None):
     if ry is None:
         ry = np.sqrt(np.maximum((1 - y) * (1 + y), 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 2 * np.arctan(diff / (rx + ry))
+        return np.where(diff == 0, 0.0, 2 * np.arctan(diff / (rx + ry)))  # x = y = ±1: 0, not 0/0
 
 
 def _relu_angles(a, delta, q, gamma):
@@ -195,28 +191,15 @@ def _relu_angles(a, delta, q, gamma):
     return eta_a, eta_b, dtheta
 
 
-def _relu_dual_gap(a, delta, q, gamma):
-    """V(a) − V(a − δ) at equal norms q (|a|, |a − δ| ≤ q; γ = q − a given accurately).
+def _relu_gaps(a, delta, q, gamma, scale=1.0):
+    """scale × (V(a) − V(a − δ), V'(a) − V'(a − δ)) at equal norms q, |a|, |a − δ| ≤ q, with
+    γ = q − a given accurately.
 
     With c = q cos θ, V = q(sin θ + (π − θ) cos θ)/(2π), b = a − δ, Δθ = θ_a − θ_b:
     2π (V(a) − V(b)) = (π − θ_a) δ − q (2 sin θ_b sin²(Δθ/2) + cos θ_b (Δθ − sin Δθ)),
-    whose first-order terms cancel analytically (the rest is at most ~3× cancellation).
+    whose first-order terms cancel analytically (the rest is at most ~3× cancellation), and
+    V'(a) − V'(b) = (θ_b − θ_a)/(2π).
     """
-    eta_a, eta_b, dtheta = _relu_angles(a, delta, q, gamma)
-    theta_a = 2 * np.arcsin(np.sqrt(eta_a / 2))
-    sin_b = np.sqrt(eta_b * (2 - eta_b))
-    half = np.sin(0.5 * dtheta)
-    t = 2 * sin_b * half * half + (1 - eta_b) * _x_minus_sin(dtheta)
-    return ((np.pi - theta_a) * delta - q * t) / (2 * np.pi)
-
-
-def _relu_ddual_gap(a, delta, q, gamma):
-    """V'(a) − V'(a − δ) = (θ_b − θ_a)/(2π)."""
-    return -_relu_angles(a, delta, q, gamma)[2] / (2 * np.pi)
-
-
-def _relu_gaps(a, delta, q, gamma, scale=1.0):
-    """scale × (V(a) − V(a − δ), V'(a) − V'(a − δ)), sharing the half-angle computation."""
     eta_a, eta_b, dtheta = _relu_angles(a, delta, q, gamma)
     theta_a = 2 * np.arcsin(np.sqrt(eta_a / 2))
     sin_b = np.sqrt(eta_b * (2 - eta_b))
@@ -227,7 +210,7 @@ def _relu_gaps(a, delta, q, gamma, scale=1.0):
 
 register(Activation(
     name="relu", dual=_relu_dual, ddual=_relu_ddual, parity=0, exact="closed", odd_part_linear=True,
-    dual_gap=_relu_dual_gap, ddual_gap=_relu_ddual_gap, gaps=_relu_gaps,
+    gaps=_relu_gaps,
     fn=lambda x: np.maximum(x, 0.0), dfn=lambda x: (x > 0).astype(float), rounding=16.0,
     reference="Cho & Saul, 'Kernel methods for deep learning', NIPS 2009 (arc-cosine kernel, n = 1)",
     description="max(0, x)"))
@@ -250,20 +233,25 @@ def _erf_ddual(c, q1, q2, ops):
 
 
 def _erf_gaps(a, delta, q, gamma=None, scale=1.0):
-    """scale × both erf differences (hot loop of grid sweeps: in place, few passes).
+    """scale × (V(a) − V(a − δ), V'(a) − V'(a − δ)) for erf (in place: the hot loop of sweeps).
+
+    V(a) − V(b) = (2/π)(arcsin x − arcsin y), x = a/h, y = b/h, h = q + ½, evaluated as
+    (4/π) arctan(δ / (√(h² − a²) + √(h² − b²))) (:func:`asin_diff`), and
+    V'(a) − V'(b) = (4/π)(X^-½ − Y^-½) = (2/π) δ(a + b)/(√(h²−a²)√(h²−b²)(√(h²−a²) + √(h²−b²))).
 
     Shares v = δ(a + b), the numerator of the derivative difference, with
     h² − b² = (h² − a²) + v (cancellation at most (q + ½)²/(q + ¼), i.e. ≲ q + 1).
     """
+    shape = np.broadcast_shapes(np.shape(a), np.shape(delta), np.shape(q))
     h = q + 0.5
     rx2 = (h - a) * (h + a)
     rx = np.sqrt(rx2)
-    v = 2 * a - delta  # a + b
+    v = np.subtract(2 * a, delta, out=np.empty(shape))  # a + b
     v *= delta
-    ry = v + rx2
+    ry = np.add(v, rx2, out=np.empty(shape))
     np.sqrt(ry, out=ry)
     s = ry + rx
-    g = delta / s
+    g = np.divide(delta, s, out=np.empty(shape))
     np.arctan(g, out=g)
     g *= (4 / np.pi) * scale
     ry *= s
@@ -279,30 +267,44 @@ def _erf_np(x):
     return sc.erf(x)
 
 
-def _erf_dual_gap(a, delta, q, gamma=None):
-    """V(a) − V(a − δ) = (2/π)(arcsin x − arcsin y), x = a/h, y = (a−δ)/h, h = q + ½,
-    with √(1 − x²) = √((h−a)(h+a))/h (h − a ≥ ½, so no cancellation)."""
+def _erf_gaps(a, delta, q, gamma=None, scale=1.0):
+    """scale × (V(a) − V(a − δ), V'(a) − V'(a − δ)) for erf (in place: the hot loop of sweeps).
+
+    V(a) − V(b) = (2/π)(arcsin x − arcsin y), x = a/h, y = b/h, h = q + ½, evaluated as
+    (4/π) arctan(δ / (√(h² − a²) + √(h² − b²))) (:func:`asin_diff`), and
+    V'(a) − V'(b) = (4/π)(X^-½ − Y^-½) = (2/π) δ(a + b)/(√(h²−a²)√(h²−b²)(√(h²−a²) + √(h²−b²))).
+
+    Shares v = δ(a + b), the numerator of the derivative difference, with
+    h² − b² = (h² − a²) + v (cancellation at most (q + ½)²/(q + ¼), i.e. ≲ q + 1).
+    """
+    shape = np.broadcast_shapes(np.shape(a), np.shape(delta), np.shape(q))
     h = q + 0.5
-    b = a - delta
-    rx = np.sqrt((h - a) * (h + a))
-    ry = np.sqrt((h - b) * (h + b))
-    # (x − y)/(√(1−x²) + √(1−y²)) = δ / (h√(1−x²) + h√(1−y²))
-    return (4 / np.pi) * np.arctan(delta / (rx + ry))
+    rx2 = (h - a) * (h + a)
+    rx = np.sqrt(rx2)
+    v = np.subtract(2 * a, delta, out=np.empty(shape))  # a + b
+    v *= delta
+    ry = np.add(v, rx2, out=np.empty(shape))
+    np.sqrt(ry, out=ry)
+    s = ry + rx
+    g = np.divide(delta, s, out=np.empty(shape))
+    np.arctan(g, out=g)
+    g *= (4 / np.pi) * scale
+    ry *= s
+    ry *= rx
+    v /= ry
+    v *= (2 / np.pi) * scale
+    return g, v
 
 
-def _erf_ddual_gap(a, delta, q, gamma=None):
-    """(4/π)(X^-½ − Y^-½), X = 4(h² − a²), Y = 4(h² − b²):
-    = (4/π)(Y − X)/(√X√Y(√X+√Y)) with Y − X = 4δ(a + b)."""
-    h = q + 0.5
-    b = a - delta
-    sx = 2 * np.sqrt((h - a) * (h + a))
-    sy = 2 * np.sqrt((h - b) * (h + b))
-    return (16 / np.pi) * delta * (a + b) / (sx * sy * (sx + sy))
+def _erf_np(x):
+    import scipy.special as sc
+
+    return sc.erf(x)
 
 
 register(Activation(
     name="erf", dual=_erf_dual, ddual=_erf_ddual, parity=-1, exact="closed",
-    dual_gap=_erf_dual_gap, ddual_gap=_erf_ddual_gap, gaps=_erf_gaps,
+    gaps=_erf_gaps,
     fn=_erf_np, dfn=lambda x: 2 / math.sqrt(math.pi) * np.exp(-x * x), rounding=16.0,
     reference="Williams, 'Computing with infinite networks', NIPS 1997",
     description="erf(x)"))
@@ -371,7 +373,9 @@ def _monomial(n) -> Activation:
         name=name, dual=dual, ddual=ddual, parity=-1 if n % 2 else 1, exact="rational",
         odd_part_linear=n <= 2,
         fn=lambda x: x**n, dfn=lambda x: n * x ** (n - 1), rounding=4.0 * (n + 1),
-        dual_gap=gap, ddual_gap=lambda a, delta, q, gamma=None: n * n * dgap(a, delta, q), poly_degree=n,
+        gaps=lambda a, delta, q, gamma=None, scale=1.0: (scale * gap(a, delta, q),
+                                                         scale * n * n * dgap(a, delta, q)),
+        poly_degree=n,
         reference="Isserlis' theorem (Gaussian moments by pairings)",
         description="x" if n == 1 else f"x^{n}")
 

@@ -35,8 +35,7 @@ import numpy as np
 
 from . import _validate
 from .kernels import _double, _exact, _kernel_name, _last, guard_bits, layers, layers_gap
-from .precision import (AUTO_DIGITS, UNRESOLVED_RTOL, MpOps, NumpyOps, Precision, SympyOps,
-                        bits_for_digits, resolve_precision)
+from .precision import (AUTO_DIGITS, UNRESOLVED_RTOL, MpOps, Precision, bits_for_digits, resolve_precision)
 from .result import Spectrum
 from .spec import Architecture, structural_zero
 
@@ -227,7 +226,6 @@ def _from_gaps(diag, gap, gap_err, rel, d, ks):
 
 
 def _cube_double(spec, d, kernel, ks):
-    from .kernels import _last, layers_gap
 
     with np.errstate(all="ignore"):
         L = _last(layers_gap(spec.activation, _one_minus_t(d), float(spec.weight_var), float(spec.bias_var),
@@ -417,10 +415,8 @@ def _eval_points_mp(spec, d, kernel, ops, parity):
     half = d // 2 if parity else d
     t = np.array([ctx.mpf(d - 2 * j) / d for j in range(half + 1)], dtype=object)
     one = ctx.one
-    L = None
-    for L in layers(spec.activation, t, one, one, ops.const(spec.weight_var), ops.const(spec.bias_var),
-                    spec.depth, ops, ntk=kernel == "ntk"):
-        pass
+    L = _last(layers(spec.activation, t, one, one, ops.const(spec.weight_var), ops.const(spec.bias_var),
+                     spec.depth, ops, ntk=kernel == "ntk"))
     vals = list(L.ntk if kernel == "ntk" else L.ck)
     if parity:
         if parity == -1 and d % 2 == 0:

@@ -140,17 +140,17 @@ class GapLayer:
 
 
 def _gap_fns(act):
-    if act.dual_gap is not None:
-        return act.dual_gap, act.ddual_gap, True
+    """(gaps, accurate): the activation's cancellation-free differences, or plain subtraction."""
+    if act.gaps is not None:
+        return act.gaps, True
     ops = NumpyOps()
 
-    def dg(a, delta, q, gamma=None):
-        return act.dual(a, q, q, ops) - act.dual(a - delta, q, q, ops)
+    def gaps(a, delta, q, gamma=None, scale=1.0):
+        b = a - delta
+        return (scale * (act.dual(a, q, q, ops) - act.dual(b, q, q, ops)),
+                scale * (act.ddual(a, q, q, ops) - act.ddual(b, q, q, ops)))
 
-    def ddg(a, delta, q, gamma=None):
-        return act.ddual(a, q, q, ops) - act.ddual(a - delta, q, q, ops)
-
-    return dg, ddg, False
+    return gaps, False
 
 
 def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=False):
@@ -164,7 +164,7 @@ def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=Fa
         δ_{l+1} = σ_w² [V(a_l) − V(a_l − δ_l)],\qquad
         ε_{l+1} = δ_{l+1} + σ_w² [P_l (V'(a_l) − V'(a_l − δ_l)) + ε_l V'(a_l − δ_l)],
 
-    with the differences of V, V' from the activation's ``dual_gap``/``ddual_gap``, which
+    with the differences of V, V' from the activation's ``gaps``, which
     have no cancellation. μ_k for k ≥ 1 sees only the gaps, which keep their relative
     accuracy whether the kernel is nearly constant (deep ordered phase), nearly zero
     away from t = ±1 (chaotic phase) or neither. γ_l = q_l − a_l is carried by the same
@@ -175,7 +175,7 @@ def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=Fa
     per-architecture quantities broadcast over contiguous memory).
     """
     ops = NumpyOps()
-    dgap, ddgap, accurate = _gap_fns(act)
+    gaps, accurate = _gap_fns(act)
     u = ops.eps
     r = act.rounding
     sw, sb = weight_var, bias_var
@@ -200,18 +200,15 @@ def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=Fa
     yield GapLayer(0, q, a, delta, p, P, eps, ed, ee, rel)
     for _ in range(depth):
         need_d = ntk or track
-        # sgD = σ_w² (V'(a) − V'(a − δ)); delta_new = σ_w² (V(a) − V(a − δ))
-        if need_d and act.gaps is not None:
-            delta_new, sgD = act.gaps(a, delta, q, gamma, sw)
-        else:
-            delta_new = sw * dgap(a, delta, q, gamma)
-            sgD = sw * ddgap(a, delta, q, gamma) if need_d else None
+        # delta_new = σ_w² (V(a) − V(a − δ)), sgD = σ_w² (V'(a) − V'(a − δ))
+        delta_new, sgD = gaps(a, delta, q, gamma, sw)
         Vq = act.dual(q, q, q, ops)
         Va = act.dual(a, q, q, ops)
-        gamma_new = sw * dgap(q, gamma, q, zero)
+        gq, gDq = gaps(q, gamma, q, zero)  # diagonal minus reference: γ' and V'(q) − V'(a)
+        gamma_new = sw * gq
         if need_d:
             Dq = act.ddual(q, q, q, ops)
-            Da = Dq - ddgap(q, gamma, q, zero)
+            Da = Dq - gDq
         if track:
             gD = sgD / sw
             D = Da - gD
@@ -235,7 +232,7 @@ def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=Fa
             ed_new = sw * np.abs(D) * ed + u * (r * np.abs(delta_new) if accurate else r * sw * Vq)
             if ntk:
                 # V'(a − δ) is monotone in δ on the cone: one step of size e_δ bounds its change
-                gDp = ddgap(a, np.clip(delta + ed, a - q, a + q), q, gamma)
+                gDp = gaps(a, np.clip(delta + ed, a - q, a + q), q, gamma)[1]
                 egD = 2 * np.abs(gDp - gD) + u * (r * np.abs(gD) if accurate else r * Dq)
                 eD = egD + 2 * u * np.abs(Dq)
                 ee = (ed_new + sw * (np.abs(P) * egD + np.abs(D) * ee + np.abs(eps) * eD)

@@ -1,5 +1,4 @@
 """Kernel values against the independent reference (tests/reference.py) at every precision."""
-import math
 from fractions import Fraction
 
 import mpmath

@@ -1,0 +1,56 @@
+"""The activations' cancellation-free dual differences (the float64 gap form) against the
+difference of the independent reference duals evaluated at 60 digits."""
+import mpmath
+import numpy as np
+import pytest
+
+import reference as ref
+from spectra.activations import asin_diff, get_activation
+
+RHOS = [1.0, 1 - 1e-12, 1 - 1e-6, 0.6, 0.0, -0.4, -0.7, -1 + 1e-9, -1.0]
+
+
+@pytest.mark.parametrize("name", ref.ACTIVATIONS)
+@pytest.mark.parametrize("q", [0.7, 3.0])
+def test_gaps_against_reference(name, q):
+    act = get_activation(name)
+    ctx = mpmath.MPContext()
+    ctx.dps = 60
+    Q = ctx.mpf(q)
+    for ra in RHOS:
+        for rb in RHOS:
+            # consistent float inputs: a and δ as floats, γ = q − a exactly as the recursion carries it
+            a = q * ra
+            delta = a - q * rb
+            gamma = float(Q - ctx.mpf(a))
+            A, B = ctx.mpf(a), ctx.mpf(a) - ctx.mpf(delta)
+            if abs(B) > Q:
+                continue
+            g, gd = act.gaps(np.array(a), np.array(delta), np.array(q), np.array(gamma))
+            want = ref.dual_closed(name, A, Q, Q, ctx) - ref.dual_closed(name, B, Q, Q, ctx)
+            want_d = ref.ddual_closed(name, A, Q, Q, ctx) - ref.ddual_closed(name, B, Q, Q, ctx)
+            scale = ref.dual_closed(name, Q, Q, Q, ctx)
+            scale_d = ref.ddual_closed(name, Q, Q, Q, ctx)
+            # relative to the difference itself, up to the cancellation the activation admits:
+            # 1e-12 of |Δ| + 1e-13 of the scale (x^n with a ≈ −b cancels in Σ a^i b^(k−1−i))
+            tol = 1e-12 * abs(want) + (1e-13 if act.poly_degree else 1e-16) * abs(scale)
+            tol_d = 1e-12 * abs(want_d) + (1e-13 if act.poly_degree else 1e-16) * abs(scale_d)
+            if name == "relu" and min(1 - abs(ra), 1 - abs(rb)) < 1e-5:
+                # V' = (π − arccos ρ)/(2π) has square-root singularities at ρ = ±1: a rounding u of
+                # the inputs moves it by ~√u there (intrinsic; the cube pins t = ±1, where ρ = ±1 exactly)
+                tol_d = 1e-7 * abs(want_d) + 1e-16
+            assert abs(g - want) <= tol, (ra, rb, float(g), float(want))
+            assert abs(gd - want_d) <= tol_d, (ra, rb, float(gd), float(want_d))
+
+
+def test_asin_diff_half_angle():
+    ctx = mpmath.MPContext()
+    ctx.dps = 40
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, 200)
+    y = rng.uniform(-1, 1, 200)
+    x[:5], y[:5] = [1, -1, 0.5, 1 - 1e-15, 0.3], [-1, 1, 0.5, 1 - 2e-15, 0.3 - 1e-13]
+    got = asin_diff(x, y, x - y)
+    for xi, yi, g in zip(x, y, got):
+        want = ctx.asin(xi) - ctx.asin(yi)
+        assert abs(g - want) <= 4e-16 * max(abs(want), 1e-300) + 1e-300 or abs(g - want) < 1e-15
