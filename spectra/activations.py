@@ -267,41 +267,6 @@ def _erf_np(x):
     return sc.erf(x)
 
 
-def _erf_gaps(a, delta, q, gamma=None, scale=1.0):
-    """scale × (V(a) − V(a − δ), V'(a) − V'(a − δ)) for erf (in place: the hot loop of sweeps).
-
-    V(a) − V(b) = (2/π)(arcsin x − arcsin y), x = a/h, y = b/h, h = q + ½, evaluated as
-    (4/π) arctan(δ / (√(h² − a²) + √(h² − b²))) (:func:`asin_diff`), and
-    V'(a) − V'(b) = (4/π)(X^-½ − Y^-½) = (2/π) δ(a + b)/(√(h²−a²)√(h²−b²)(√(h²−a²) + √(h²−b²))).
-
-    Shares v = δ(a + b), the numerator of the derivative difference, with
-    h² − b² = (h² − a²) + v (cancellation at most (q + ½)²/(q + ¼), i.e. ≲ q + 1).
-    """
-    shape = np.broadcast_shapes(np.shape(a), np.shape(delta), np.shape(q))
-    h = q + 0.5
-    rx2 = (h - a) * (h + a)
-    rx = np.sqrt(rx2)
-    v = np.subtract(2 * a, delta, out=np.empty(shape))  # a + b
-    v *= delta
-    ry = np.add(v, rx2, out=np.empty(shape))
-    np.sqrt(ry, out=ry)
-    s = ry + rx
-    g = np.divide(delta, s, out=np.empty(shape))
-    np.arctan(g, out=g)
-    g *= (4 / np.pi) * scale
-    ry *= s
-    ry *= rx
-    v /= ry
-    v *= (2 / np.pi) * scale
-    return g, v
-
-
-def _erf_np(x):
-    import scipy.special as sc
-
-    return sc.erf(x)
-
-
 register(Activation(
     name="erf", dual=_erf_dual, ddual=_erf_ddual, parity=-1, exact="closed",
     gaps=_erf_gaps,
