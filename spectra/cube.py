@@ -340,7 +340,7 @@ def cube_eigenvalues(spec: Architecture, dim: int, kernel="ntk", max_degree=None
     >>> s = cube_eigenvalues(Architecture("relu", 2, 2, 2), 7, "ntk", max_degree=7)
     >>> round(float(s.values[0]), 4), float(s.trace)
     (11.2844, 18.0)
-    >>> abs(sum(m * v for m, v in zip(s.multiplicities, s.values)) - 18) < 1e-12
+    >>> bool(abs(sum(m * v for m, v in zip(s.multiplicities, s.values)) - 18) < 1e-12)
     True
     """
     dim = _validate.integer("dim", dim, lo=1)

@@ -325,6 +325,9 @@ def _exact(spec, cov, qx, qy, kernel):
 def _as_t(t):
     from fractions import Fraction
 
+    if isinstance(t, (Fraction, str)):  # one exact value
+        arr, _ = _as_t([t])
+        return arr.reshape(()), True
     if isinstance(t, (list, tuple)) and any(isinstance(v, (Fraction, str)) for v in t):
         try:
             vals = [Fraction(v) if isinstance(v, str) else v for v in t]
@@ -372,22 +375,26 @@ def kernel(spec: Architecture, t, kernel="ntk", precision="double", return_error
     kernel = _kernel_name(kernel)
     prec = resolve_precision(precision)
     ta, exact_t = _as_t(t)
+    shape = ta.shape
+    vals, err = _kernel_values(spec, ta.reshape(-1), exact_t, kernel, prec)  # 1-D inside
+    vals, err = vals.reshape(shape), err.reshape(shape)
+    return (vals, err) if return_error else vals
+
+
+def _kernel_values(spec, ta, exact_t, kernel, prec):
+    """(values, absolute errors) of Φ at the 1-D array ``ta`` at precision ``prec``."""
     if prec.kind == "exact":
         one = np.ones(ta.shape, dtype=object)
-        vals = _exact(spec, ta, one, one, kernel)
-        return (vals, np.zeros(ta.shape)) if return_error else vals
-    tf = np.asarray([float(v) for v in ta.ravel()], dtype=float).reshape(ta.shape) if exact_t else ta
+        return _exact(spec, ta, one, one, kernel), np.zeros(ta.shape)
+    tf = np.asarray([float(v) for v in ta], dtype=float) if exact_t else ta
     one = np.ones_like(tf)
     vals, err, rel = _double(spec, tf, one, one, kernel)
     err = err + rel * np.abs(vals)
     if prec.kind in ("double", "auto"):
-        return (vals, err) if return_error else vals
+        return vals, err
     N = prec.digits
     res = _mp_verified(spec, ta, kernel, N, guard_bits(err, vals))
-    if return_error:
-        e = np.abs(np.asarray([float(v) for v in np.ravel(res)]).reshape(ta.shape)) * 10.0 ** (-N)
-        return res, e
-    return res
+    return res, np.abs(np.asarray([float(v) for v in res])) * 10.0 ** (-N)
 
 
 def _mp_verified(spec, ta, kernel, N, guard):

@@ -164,3 +164,13 @@ def test_bad_t_and_precision():
         kernel(spec, [0.5], kernel="gp")
     with pytest.raises(TypeError, match="weight_var"):
         kernel(Architecture("x2", 1, 0.1, 0), ["1/2"], precision="exact")
+
+
+def test_scalar_and_shaped_t():
+    spec = Architecture("relu", 2, 2, 1)
+    grid = kernel(spec, [[0.1, 0.2], [0.3, 1.0]], "ck")
+    assert grid.shape == (2, 2)
+    assert kernel(spec, 0.3, "ck").shape == ()
+    assert float(kernel(spec, 0.3, "ck")) == grid[1, 0]
+    exact = kernel(spec, "1/2", "ntk", precision="exact")
+    assert exact.shape == () and abs(float(exact.item().evalf(30)) - float(kernel(spec, 0.5, "ntk"))) < 1e-14
