@@ -4,8 +4,7 @@ from __future__ import annotations
 import math
 
 
-
-def number(value, precision, digits=None):
+def number(value, precision):
     """A JSON value: float at double precision (None if NaN), a decimal string carrying every
     requested digit at N digits, an exact string otherwise."""
     kind = precision.kind
@@ -13,7 +12,6 @@ def number(value, precision, digits=None):
         v = float(value)
         return None if not math.isfinite(v) else v
     if kind == "digits":
-
         return digits_text(value, precision.digits)
     return str(value)
 

@@ -91,3 +91,18 @@ def finite_array(name, values, lo=None, hi=None):
     if lo is not None and np.any(a < lo) or hi is not None and np.any(a > hi):
         raise ValueError(f"{name} must lie in [{lo}, {hi}]; got values from {a.min()} to {a.max()}")
     return a
+
+
+def variance_grids(weight_var, bias_var):
+    """1-D float64 grids of σ_w² > 0 and σ_b² ≥ 0 (finite, non-empty)."""
+    import numpy as np
+
+    wv = finite_array("weight_var", weight_var).ravel()
+    bv = finite_array("bias_var", bias_var).ravel()
+    if wv.size == 0 or bv.size == 0:
+        raise ValueError("weight_var and bias_var grids must not be empty")
+    if np.any(wv <= 0):
+        raise ValueError("weight_var must be > 0 everywhere on the grid")
+    if np.any(bv < 0):
+        raise ValueError("bias_var must be >= 0 everywhere on the grid")
+    return wv, bv

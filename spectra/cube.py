@@ -104,7 +104,7 @@ def _second_difference_rows(d: int, K: int):
     return M, np.abs(M)
 
 
-def _transform_double(f, e, d, degrees, rel=0.0, work=None, abs_mean=None):
+def _transform_double(f, e, d, degrees, rel=0.0, work=None, abs_mean=None, rms_e=None):
     """μ_k and error estimates for each k in ``degrees`` from values ``f`` of shape (d+1, …)
     (the points t_j = 1 − 2j/d along the first axis). Returns arrays of shape (…, len(degrees)).
 
@@ -126,7 +126,8 @@ def _transform_double(f, e, d, degrees, rel=0.0, work=None, abs_mean=None):
     The rounding of the matrix product is below the first term by ~n/(dk) (it acts on
     second differences, which are O(d⁻²) of f). ``work`` (3, ≥d+1, ≥columns) is optional
     scratch space, so that repeated calls allocate nothing large; ``abs_mean`` optionally supplies
-    (an upper estimate of) E_B|f| per column.
+    (an upper estimate of) E_B|f| per column, and ``rms_e`` (Σ_j B_d(j) e_j²)^{1/2} per column in
+    place of ``e``.
     """
     n = f.shape[0]
     lead = f.shape[1:]
@@ -136,10 +137,10 @@ def _transform_double(f, e, d, degrees, rel=0.0, work=None, abs_mean=None):
         rel = np.broadcast_to(rel, lead).reshape(-1)
     K = max(degrees)
     w_d, _ = binom_pmf(d)
-    if e is None:
-        rms_e = 0.0
-    else:
+    if e is not None:
         rms_e = _rms(np.broadcast_to(e, (n,) + lead).reshape(n, -1), w_d)
+    elif rms_e is not None:
+        rms_e = np.broadcast_to(rms_e, lead).reshape(-1)
     mu = np.empty((len(degrees), cols))
     rnd = np.empty_like(mu)  # rounding of the averages / products
     want = {k: i for i, k in enumerate(degrees)}
@@ -154,7 +155,7 @@ def _transform_double(f, e, d, degrees, rel=0.0, work=None, abs_mean=None):
 
     def done():
         err = rnd + (kvec + 1)[:, None] * np.abs(mu) * rel
-        if e is not None:
+        if rms_e is not None:
             err += noise[:, None] * rms_e
         return np.moveaxis(mu, 0, -1).reshape(lead + (-1,)), np.moveaxis(err, 0, -1).reshape(lead + (-1,))
 
@@ -215,18 +216,19 @@ def _one_minus_t(d):
     return 2.0 * np.arange(d + 1) / d
 
 
-def _from_gaps(diag, gap, gap_err, rel, d, ks):
-    """μ_k of Φ = c − gap (c the value at t = 0): μ_0 = c − μ_0(gap), μ_k = −μ_k(gap), k ≥ 1."""
-    mu, err = _transform_double(gap, gap_err, d, ks, rel)
+def _from_gaps(center, gap, gap_err, rel, d, ks, **transform):
+    """μ_k of Φ = c − gap (c the value at t = 0): μ_0 = c − μ_0(gap), μ_k = −μ_k(gap), k ≥ 1.
+
+    ``transform`` passes ``work``, ``abs_mean`` and ``rms_e`` on to :func:`_transform_double`."""
+    mu, err = _transform_double(gap, gap_err, d, ks, rel, **transform)
     mu = -mu
     if ks[0] == 0:
-        mu[..., 0] += diag
-        err[..., 0] += _U * (np.abs(diag) + np.abs(mu[..., 0])) + rel * np.abs(diag)
+        mu[..., 0] += center
+        err[..., 0] += _U * (np.abs(center) + np.abs(mu[..., 0])) + rel * np.abs(center)
     return mu, err
 
 
 def _cube_double(spec, d, kernel, ks):
-
     with np.errstate(all="ignore"):
         L = _last(layers_gap(spec.activation, _one_minus_t(d), float(spec.weight_var), float(spec.bias_var),
                              spec.depth, ntk=kernel == "ntk", track=True))
@@ -256,10 +258,6 @@ def _flag_double(mu, err, structural):
         else:
             flags.append(None)
     return out, tuple(flags)
-
-
-def _grid_t(d):
-    return 1.0 - 2.0 * np.arange(d + 1) / d
 
 
 # ---------------------------------------------------------------------------------------
@@ -394,7 +392,7 @@ def _auto(spec, dim, kernel, ks, mu, err, structural, trace, common):
             if fv == 0.0 or not np.isfinite(fv) or abs(fv) < 1e-300:
                 vals[i] = np.nan
                 errs[i] = float(e) if float(e) > 0 else 0.0
-                flags[i] = f"underflow: |value| = {_mpstr(v)} is below the float64 range; use precision=N"
+                flags[i] = f"underflow: |value| = {_mpstr(v)} is below the float64 range; needs N digits"
             else:
                 vals[i] = fv
                 errs[i] = float(e) + abs(fv) * _U
@@ -428,10 +426,9 @@ def _eval_points_mp(spec, d, kernel, ops, parity):
 
 def _cube_digits(spec, d, kernel, ks, N, structural):
     """N guaranteed digits for μ_k, k in ks (exact transform; adaptive fixed-point precision)."""
-    t = _grid_t(d)
     one = np.ones(1)
     with np.errstate(all="ignore"):
-        f, e, rel = _double(spec, t, one, one, kernel)
+        f, e, rel = _double(spec, 1.0 - _one_minus_t(d), one, one, kernel)
     verify = not (np.all(np.isfinite(f)) and np.all(np.isfinite(e)))
     if verify:
         # float64 overflowed (e.g. polynomial activations whose q grows like q^n per layer):
@@ -506,9 +503,6 @@ def _cube_exact(spec, d, kernel, ks, common):
     import sympy
 
     act = spec.activation
-    if act.exact is None:
-        raise ValueError(f"precision='exact': activation {act.name!r} has no exact closed form; "
-                         "use an integer number of digits")
     t = np.array([Fraction(d - 2 * j, d) for j in range(d + 1)], dtype=object)
     one = np.ones(d + 1, dtype=object)
     if act.exact == "closed" and d > MAX_EXACT_CLOSED_DIM:
@@ -611,14 +605,7 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
         raise ValueError("kernels must name at least one of ck, ntk")
     max_depth = _validate.integer("max_depth", max_depth, lo=0)
     ks = _degrees(dim, max_degree, None)
-    wv = _validate.finite_array("weight_var", weight_var).ravel()
-    bv = _validate.finite_array("bias_var", bias_var).ravel()
-    if wv.size == 0 or bv.size == 0:
-        raise ValueError("weight_var and bias_var grids must not be empty")
-    if np.any(wv <= 0):
-        raise ValueError("weight_var must be > 0 everywhere on the grid")
-    if np.any(bv < 0):
-        raise ValueError("bias_var must be >= 0 everywhere on the grid")
+    wv, bv = _validate.variance_grids(weight_var, bias_var)
     shape = (max_depth + 1, wv.size, bv.size)
     out = {}
     for k in kernels:
@@ -650,7 +637,6 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
         tracked = layers_gap(act, full[sub][:, None, None], sw, sb, max_depth, ntk="ntk" in kernels, track=True)
         zero_b = bv == 0
         work = np.empty((3, dim + 1, idx.size * bv.size))
-        ln_c = np.exp(-0.5 * np.array([log_binom(dim, k) for k in ks]))
         mu = np.empty((len(kernels), idx.size, bv.size, len(ks)))
         err = np.empty_like(mu)
         shape = (idx.size, bv.size)
@@ -659,16 +645,11 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
                 center = np.broadcast_to(L.center(k), (1,) + shape)[0]
                 gsub = np.abs(np.broadcast_to(T.gap(k), (sub.size,) + shape))
                 amean = (mass @ np.maximum(gsub[:-1], gsub[1:]).reshape(sub.size - 1, -1))
-                m, e = _transform_double(np.broadcast_to(L.gap(k), (dim + 1,) + shape), None, dim, ks,
-                                         T.rel_err, work, abs_mean=amean)
-                m = -m
                 # point-wise errors: rms_B(e)² ≤ Σ_intervals mass · max(end-point bounds)²
                 esub = np.broadcast_to(T.gap_err(k), (sub.size,) + shape)
                 rms = _rms(np.maximum(esub[:-1], esub[1:]), mass)
-                e = e + 2 * rms[..., None] * ln_c
-                m[..., 0] += center
-                e[..., 0] += _U * (np.abs(center) + np.abs(m[..., 0])) + T.rel_err * np.abs(center)
-                mu[n], err[n] = m, e
+                mu[n], err[n] = _from_gaps(center, np.broadcast_to(L.gap(k), (dim + 1,) + shape), None,
+                                           T.rel_err, dim, ks, work=work, abs_mean=amean, rms_e=rms)
             for n, i, all_cols in zeros[L.depth]:
                 if all_cols:
                     mu[n, ..., i] = err[n, ..., i] = 0.0

@@ -33,15 +33,13 @@ __all__ = ["kernel", "kernel3", "kernel_grid", "kernel_expression", "layers", "L
 @dataclass
 class Layer:
     """State after ``depth`` hidden layers: CK ``ck`` = Σ^{depth+1}, NTK ``ntk`` = Θ^{depth+1},
-    their float64 error bounds (``None`` off the double path), and the diagonal q."""
+    their float64 error bounds (``None`` off the double path) and the shared relative error."""
 
     depth: int
     ck: object
     ntk: object
     ck_err: object = None
     ntk_err: object = None
-    qx: object = None
-    qy: object = None
     rel_err: object = None
 
 
@@ -71,7 +69,7 @@ def layers(act, cov, qx, qy, weight_var, bias_var, depth, ops, ntk=True, track=F
         eS = u * (2 * np.abs(sw * cov) + sb)
         eT = eS
         rel = 4 * u
-    yield Layer(0, S, T, eS, eT if ntk else None, qa, qb, rel)
+    yield Layer(0, S, T, eS, eT if ntk else None, rel)
     r = act.rounding
     for l in range(1, depth + 1):
         V = act.dual(S, qa, qb, ops)
@@ -100,7 +98,7 @@ def layers(act, cov, qx, qy, weight_var, bias_var, depth, ops, ntk=True, track=F
         qa = sw * Va + sb
         qb = qa if same else sw * Vb + sb
         S, T = S_new, T_new
-        yield Layer(l, S, T, eS, eT if ntk else None, qa, qb, rel)
+        yield Layer(l, S, T, eS, eT if ntk else None, rel)
 
 
 @dataclass
@@ -292,16 +290,14 @@ def guard_bits(err, scale):
     return int(math.ceil(math.log2(max(amp, 1.0)))) + 24
 
 
-def _mp(spec, cov, qx, qy, kernel, bits, exact_inputs=None):
+def _mp(spec, cov, qx, qy, kernel, bits):
+    """Φ in a private mpmath context of ``bits`` bits (inputs: floats, Fractions or mpf)."""
     ops = MpOps(bits)
-    ntk = kernel == "ntk"
-    conv = exact_inputs if exact_inputs is not None else ops.array
-    c = conv(cov) if not np.isscalar(cov) else ops.const(cov)
-    a = conv(qx) if not np.isscalar(qx) else ops.const(qx)
-    b = a if qx is qy else (conv(qy) if not np.isscalar(qy) else ops.const(qy))
-    L = _last(layers(spec.activation, c, a, b, ops.const(spec.weight_var), ops.const(spec.bias_var),
-                     spec.depth, ops, ntk=ntk))
-    return ops, (L.ntk if ntk else L.ck)
+    a = ops.array(qx)
+    b = a if qx is qy else ops.array(qy)
+    L = _last(layers(spec.activation, ops.array(cov), a, b, ops.const(spec.weight_var),
+                     ops.const(spec.bias_var), spec.depth, ops, ntk=kernel == "ntk"))
+    return L.ntk if kernel == "ntk" else L.ck
 
 
 def _exact(spec, cov, qx, qy, kernel):
@@ -392,33 +388,29 @@ def _kernel_values(spec, ta, exact_t, kernel, prec):
     err = err + rel * np.abs(vals)
     if prec.kind in ("double", "auto"):
         return vals, err
-    N = prec.digits
-    res = _mp_verified(spec, ta, kernel, N, guard_bits(err, vals))
-    return res, np.abs(np.asarray([float(v) for v in res])) * 10.0 ** (-N)
+    ones = np.ones(ta.shape)
+    return _mp_verified(spec, ta, ones, ones, kernel, prec.digits, guard_bits(err, vals))
 
 
-def _mp_verified(spec, ta, kernel, N, guard):
-    """Φ(t) to N digits. With a float64 guard estimate, one evaluation at N digits + guard bits;
+def _mp_verified(spec, cov, qx, qy, kernel, N, guard):
+    """Φ to N digits. With a float64 guard estimate, one evaluation at N digits + guard bits;
     without one (float64 overflowed), two evaluations 64 bits apart that must agree."""
     base = bits_for_digits(N) + 8
     verify = guard is None
     guard = 64 + 16 * spec.depth if verify else guard
     out_ctx = MpOps(base).ctx
+    tol = out_ctx.ldexp(1, -base)  # an mpf: 2^-base underflows float64 beyond 1074 bits
     while True:
-        ops = MpOps(base + guard)
-        ones = ops.array(np.ones(ta.shape))
-        _, v1 = _mp(spec, ops.array(ta), ones, ones, kernel, base + guard, exact_inputs=lambda x: x)
+        v1 = _mp(spec, cov, qx, qy, kernel, base + guard)
         if not verify:
             break
-        ops2 = MpOps(base + guard + 64)
-        ones2 = ops2.array(np.ones(ta.shape))
-        _, v2 = _mp(spec, ops2.array(ta), ones2, ones2, kernel, base + guard + 64, exact_inputs=lambda x: x)
-        ok = all(abs(a - b) <= abs(b) * ops2.ctx.ldexp(1, -base) for a, b in zip(np.ravel(v1), np.ravel(v2)))
-        if ok:
+        v2 = _mp(spec, cov, qx, qy, kernel, base + guard + 64)
+        if all(abs(a - b) <= abs(b) * tol for a, b in zip(np.ravel(v1), np.ravel(v2))):
             v1 = v2
             break
         guard *= 2
-    return np.frompyfunc(out_ctx.mpf, 1, 1)(v1)
+    res = np.frompyfunc(out_ctx.mpf, 1, 1)(v1)
+    return res, np.abs(np.asarray([float(v) for v in np.ravel(res)]).reshape(np.shape(res))) * 10.0 ** (-N)
 
 
 def kernel3(spec: Architecture, cov, qx, qy, kernel="ntk", precision="double", return_error=False):
@@ -441,14 +433,8 @@ def kernel3(spec: Architecture, cov, qx, qy, kernel="ntk", precision="double", r
     err = err + rel * np.abs(vals)
     if prec.kind in ("double", "auto"):
         return (vals, err) if return_error else vals
-    N = prec.digits
-    bits = bits_for_digits(N) + guard_bits(err, vals)
-    _, mp_vals = _mp(spec, c, a, b, kernel, bits)
-    out_ctx = MpOps(bits_for_digits(N) + 4).ctx
-    res = np.frompyfunc(out_ctx.mpf, 1, 1)(mp_vals)
-    if return_error:
-        return res, np.abs(vals) * 10.0 ** (-N)
-    return res
+    res, res_err = _mp_verified(spec, c, a, b, kernel, prec.digits, guard_bits(err, vals))
+    return (res, res_err) if return_error else res
 
 
 def kernel_expression(spec: Architecture, kernel="ntk", symbols=None):
@@ -494,12 +480,7 @@ def kernel_grid(activation, t, max_depth, weight_var, bias_var, kernel=("ck", "n
     kernels = tuple(_kernel_name(k) for k in kernels)
     max_depth = _validate.integer("max_depth", max_depth, lo=0)
     ta = _validate.finite_array("t", t, -1.0, 1.0).ravel()
-    wv = _validate.finite_array("weight_var", weight_var).ravel()
-    bv = _validate.finite_array("bias_var", bias_var).ravel()
-    if np.any(wv <= 0):
-        raise ValueError("weight_var must be > 0 everywhere on the grid")
-    if np.any(bv < 0):
-        raise ValueError("bias_var must be >= 0 everywhere on the grid")
+    wv, bv = _validate.variance_grids(weight_var, bias_var)
     sw = wv[:, None, None]
     sb = bv[None, :, None]
     one = np.ones((1, 1, 1))

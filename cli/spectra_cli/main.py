@@ -23,6 +23,7 @@ from fractions import Fraction
 import click
 
 import spectra
+from spectra._format import digits_text  # the same digit strings as the JSON records
 
 #: Input distributions ``spectra eigs --domain`` accepts, with the library function that
 #: computes their spectrum (looked up on :mod:`spectra` at call time). Add "sphere" and
@@ -257,15 +258,6 @@ def parse_t(text: str, exact: bool):
 # ---------------------------------------------------------------------------------------
 
 
-def _mp_text(value, digits):
-    """``digits`` significant digits of an mpmath number (as in the library's JSON records)."""
-    import mpmath
-
-    if value == 0:
-        return "0"
-    return mpmath.nstr(value, digits, min_fixed=1, max_fixed=0, strip_zeros=False)
-
-
 def _short(value, digits=6) -> str:
     """A short display form of a float, an mpf or a decimal string."""
     if value is None:
@@ -308,7 +300,7 @@ def _scalar_json(value, prec):
         v = float(value)
         return v if math.isfinite(v) else None
     if prec.kind == "digits":
-        return _mp_text(value, prec.digits)
+        return digits_text(value, prec.digits)
     return str(value)
 
 
@@ -316,7 +308,7 @@ def _scalar_text(value, prec):
     if prec.kind in ("double", "auto"):
         return f"{float(value):.16g}"
     if prec.kind == "digits":
-        return _mp_text(value, prec.digits)
+        return digits_text(value, prec.digits)
     s = str(value)
     if len(s) > 40:
         import sympy
@@ -626,7 +618,7 @@ def kernel_cmd(ctx, activation, depth, weight_var, bias_var, kernel, t, precisio
 
             row = {"t": str(Fraction(tv)), "value": str(sympy.N(v, 20)), "error": 0, "exact": str(v)}
         elif prec.kind == "digits":
-            row = {"t": tv, "value": _mp_text(v, prec.digits), "error": f"{float(e):.3g}"}
+            row = {"t": tv, "value": digits_text(v, prec.digits), "error": f"{float(e):.3g}"}
         else:
             fv, fe = float(v), float(e)
             row = {"t": tv, "value": fv if math.isfinite(fv) else None,
