@@ -234,7 +234,7 @@ def _cube_double(spec, d, kernel, ks):
                              spec.depth, ntk=kernel == "ntk", track=True))
     center = np.ravel(L.center(kernel))[0]
     with np.errstate(all="ignore"):
-        mu, err = _from_gaps(center, L.gap(kernel), L.gap_err(kernel), L.rel_err, d, ks)
+        mu, err = _from_gaps(center, L.gap(kernel), L.gap_err(kernel), float(np.max(L.rel_err)), d, ks)
     return mu, err, float(np.ravel(L.diag(kernel))[0])
 
 
@@ -429,13 +429,13 @@ def _cube_digits(spec, d, kernel, ks, N, structural):
     one = np.ones(1)
     with np.errstate(all="ignore"):
         f, e, rel = _double(spec, 1.0 - _one_minus_t(d), one, one, kernel)
-    verify = not (np.all(np.isfinite(f)) and np.all(np.isfinite(e)))
+    guard = guard_bits(e + rel * abs(f[0]), np.full_like(f, abs(f[0])))
+    verify = guard is None
     if verify:
         # float64 overflowed (e.g. polynomial activations whose q grows like q^n per layer):
         # no a-priori amplification estimate, so evaluate twice and compare below.
         guard, phi1_bits = 64 + 16 * spec.depth, 0
     else:
-        guard = guard_bits(e + rel * abs(f[0]), np.full_like(f, abs(f[0])))
         phi1_bits = max(0, math.ceil(math.log2(max(abs(f[0]), 1e-300))))
     P = bits_for_digits(N) + d + 16
     out_ctx = MpOps(bits_for_digits(N) + 8).ctx
@@ -649,7 +649,8 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
                 esub = np.broadcast_to(T.gap_err(k), (sub.size,) + shape)
                 rms = _rms(np.maximum(esub[:-1], esub[1:]), mass)
                 mu[n], err[n] = _from_gaps(center, np.broadcast_to(L.gap(k), (dim + 1,) + shape), None,
-                                           T.rel_err, dim, ks, work=work, abs_mean=amean, rms_e=rms)
+                                           np.broadcast_to(T.rel_err, (1,) + shape)[0], dim, ks, work=work,
+                                           abs_mean=amean, rms_e=rms)
             for n, i, all_cols in zeros[L.depth]:
                 if all_cols:
                     mu[n, ..., i] = err[n, ..., i] = 0.0

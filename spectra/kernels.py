@@ -43,6 +43,19 @@ class Layer:
     rel_err: object = None
 
 
+def _shared_rel(act, rel, q, q_new, weight_var, ops):
+    """Propagate the relative error shared by all points through the diagonal map
+    q ↦ σ_w² V(q; q, q) + σ_b²: it is amplified by σ_w² V/q' times the log-slope
+    d log V(q; q, q)/d log q (1 for relu, n for xⁿ), measured by a central difference."""
+    h = 2.0**-20
+    V = act.dual(q, q, q, ops)
+    up, dn = q * (1 + h), q * (1 - h)
+    with np.errstate(all="ignore"):
+        slope = np.abs(act.dual(up, up, up, ops) - act.dual(dn, dn, dn, ops)) / (2 * h * np.abs(V))
+        gain = np.where(V != 0, slope * np.abs(weight_var * V / q_new), 0.0)  # V underflowed: nothing left
+    return rel * gain + 4 * act.rounding * ops.eps
+
+
 def layers(act, cov, qx, qy, weight_var, bias_var, depth, ops, ntk=True, track=False):
     """Iterate the CK/NTK recursion, yielding a :class:`Layer` for depth 0, 1, …, ``depth``.
 
@@ -55,7 +68,8 @@ def layers(act, cov, qx, qy, weight_var, bias_var, depth, ops, ntk=True, track=F
       ∂V/∂c = V_{φ'} (for the NTK also through the error of V_{φ'} itself);
     * ``rel_err``: a relative error shared by all points, from the rounding of the
       diagonal q (one scalar per architecture). It perturbs the kernel like a change of
-      hyperparameters, smoothly in t, so it is kept apart from the point-wise noise.
+      hyperparameters, smoothly in t, so it is kept apart from the point-wise noise; it is
+      amplified layer by layer as the diagonal map amplifies relative changes of q.
     """
     same = qx is qy
     sw, sb = weight_var, bias_var
@@ -94,7 +108,9 @@ def layers(act, cov, qx, qy, weight_var, bias_var, depth, ops, ntk=True, track=F
                 eT = (eS_new + sw * (np.abs(D) * eT + np.abs(T) * eD)
                       + u * (2 * sw * np.abs(T * D) + np.abs(T_new)))
             eS = eS_new
-            rel = rel + 4 * r * u
+            qa_new, qb_new = sw * Va + sb, sw * Vb + sb
+            rel = np.maximum(_shared_rel(act, rel, qa, qa_new, sw, ops),
+                             rel if same else _shared_rel(act, rel, qb, qb_new, sw, ops))
         qa = sw * Va + sb
         qb = qa if same else sw * Vb + sb
         S, T = S_new, T_new
@@ -241,7 +257,7 @@ def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=Fa
                 if ntk:
                     ee[ends] = (_ + 2) * u * r * (np.abs(p_new) + np.abs(P_new))
             ed = ed_new
-            rel = rel + 4 * r * u
+            rel = _shared_rel(act, rel, q, q_new, sw, ops)
         q, a, gamma, delta = q_new, a_new, gamma_new, delta_new
         if pin:
             lo = lo_new
