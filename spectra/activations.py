@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable
 
 import numpy as np
 
-__all__ = ["Activation", "register", "get_activation", "names", "describe"]
+__all__ = ["Activation", "describe", "get_activation", "names", "register"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +47,9 @@ class Activation:
     poly_degree : int or None
         n if φ is a polynomial of degree n (then Φ is a polynomial in t, and μ_k = 0 exactly
         above its degree).
+    duals : callable ``(c, q1, q2, ops) -> (V, V')``, optional
+        Both duals at once, sharing their common work (relu: one arccos); must equal
+        ``(dual(...), ddual(...))``.
     odd_part_linear : bool
         φ = (linear) + (even function), as relu, abs and leaky relu: the dual's odd part is then
         linear in c (E[u ψ(v)] = 0 for even ψ), so with σ_b² = 0 at depth 1 every odd μ_k,
@@ -71,6 +74,7 @@ class Activation:
     poly_degree: int | None = None
     odd_part_linear: bool = False
     gaps: Callable | None = field(default=None, repr=False)
+    duals: Callable | None = field(default=None, repr=False)
 
     def __eq__(self, other):
         return isinstance(other, Activation) and other.name == self.name
@@ -142,6 +146,14 @@ def _relu_dual(c, q1, q2, ops):
     return (q * ops.sqrt((1 - rho) * (1 + rho)) + (ops.pi - ops.acos(rho)) * c) / (2 * ops.pi)
 
 
+def _relu_duals(c, q1, q2, ops):
+    """(_relu_dual, _relu_ddual) sharing ρ and arccos ρ."""
+    q = ops.sqrt(q1 * q2)
+    rho = ops.clip_unit(c / q)
+    step = ops.pi - ops.acos(rho)
+    return (q * ops.sqrt((1 - rho) * (1 + rho)) + step * c) / (2 * ops.pi), step / (2 * ops.pi)
+
+
 def _relu_ddual(c, q1, q2, ops):
     """E[step(u) step(v)] = (π − arccos ρ) / (2π)."""
     rho = ops.clip_unit(c / ops.sqrt(q1 * q2))
@@ -210,7 +222,7 @@ def _relu_gaps(a, delta, q, gamma, scale=1.0):
 
 register(Activation(
     name="relu", dual=_relu_dual, ddual=_relu_ddual, parity=0, exact="closed", odd_part_linear=True,
-    gaps=_relu_gaps,
+    gaps=_relu_gaps, duals=_relu_duals,
     fn=lambda x: np.maximum(x, 0.0), dfn=lambda x: (x > 0).astype(float), rounding=16.0,
     reference="Cho & Saul, 'Kernel methods for deep learning', NIPS 2009 (arc-cosine kernel, n = 1)",
     description="max(0, x)"))

@@ -27,7 +27,7 @@ from . import _validate
 from .precision import MpOps, NumpyOps, SympyOps, bits_for_digits, resolve_precision
 from .spec import KERNELS, Architecture
 
-__all__ = ["kernel", "kernel3", "kernel_grid", "kernel_expression", "layers", "Layer"]
+__all__ = ["Layer", "kernel", "kernel3", "kernel_expression", "kernel_grid", "layers"]
 
 
 @dataclass
@@ -86,8 +86,11 @@ def layers(act, cov, qx, qy, weight_var, bias_var, depth, ops, ntk=True, track=F
     yield Layer(0, S, T, eS, eT if ntk else None, rel)
     r = act.rounding
     for l in range(1, depth + 1):
-        V = act.dual(S, qa, qb, ops)
-        D = act.ddual(S, qa, qb, ops) if (ntk or track) else None
+        if (ntk or track) and act.duals is not None:
+            V, D = act.duals(S, qa, qb, ops)
+        else:
+            V = act.dual(S, qa, qb, ops)
+            D = act.ddual(S, qa, qb, ops) if (ntk or track) else None
         Va = act.dual(qa, qa, qa, ops)
         Vb = Va if same else act.dual(qb, qb, qb, ops)
         S_new = sw * V + sb

@@ -35,7 +35,7 @@ AUTO_DIGITS = 16
 #: is "unresolved": it is flagged and reported as null.
 UNRESOLVED_RTOL = 0.1
 
-__all__ = ["Precision", "resolve_precision", "MAX_DIGITS", "AUTO_DIGITS", "UNRESOLVED_RTOL"]
+__all__ = ["AUTO_DIGITS", "MAX_DIGITS", "UNRESOLVED_RTOL", "Precision", "resolve_precision"]
 
 
 @dataclass(frozen=True)
@@ -215,3 +215,98 @@ class SympyOps:
 def bits_for_digits(digits: int) -> int:
     """Binary precision carrying ``digits`` decimal digits."""
     return int(math.ceil(digits * math.log2(10)))
+
+
+class ArbOps:
+    """Arb ball arithmetic (FLINT, via python-flint) at a fixed binary precision.
+
+    About 15× faster than mpmath for the elementary functions of the duals, and every result
+    is a ball that contains the exact value, so rounding is bounded rigorously. FLINT's
+    working precision is process-global: evaluate inside ``with ops.context():``, which sets
+    it for the block and restores it afterwards (mpmath's precision is not involved).
+    Arrays are numpy object arrays of ``flint.arb``.
+    """
+
+    kind = "arb"
+
+    def __init__(self, prec_bits: int):
+        import flint
+
+        self.flint = flint
+        self.prec = int(prec_bits)
+        with self.context():
+            self.pi = flint.arb.pi()
+            self.eps = flint.arb(2) ** (-self.prec)
+            self._unit = flint.arb(-1).union(flint.arb(1))
+        arb = flint.arb
+        self.sqrt = np.frompyfunc(lambda v: arb(v).nonnegative_part().sqrt(), 1, 1)
+        # arcsin and arccos through atan2 of nonnegative square roots: defined on balls that
+        # straddle ±1 by rounding (a correlation of exactly ±1 is a ball around it)
+        def _asin(v):
+            v = arb(v)
+            return arb.atan2(v, ((1 - v) * (1 + v)).nonnegative_part().sqrt())
+
+        def _acos(v):
+            v = arb(v)
+            return 2 * arb.atan2((1 - v).nonnegative_part().sqrt(), (1 + v).nonnegative_part().sqrt())
+
+        self.asin = np.frompyfunc(_asin, 1, 1)
+        self.acos = np.frompyfunc(_acos, 1, 1)
+        self.erf = np.frompyfunc(lambda v: arb(v).erf(), 1, 1)
+        self.exp = np.frompyfunc(lambda v: arb(v).exp(), 1, 1)
+        one = arb(1)
+
+        def _clip(v):
+            v = arb(v)
+            if v.overlaps(one):
+                return one
+            if v.overlaps(-one):
+                return -one
+            return v
+
+        self._clip = np.frompyfunc(_clip, 1, 1)
+        self._abs = np.frompyfunc(abs, 1, 1)
+        self._conv = np.frompyfunc(self.const, 1, 1)
+
+    def context(self):
+        """The block in which FLINT computes at this precision."""
+        return self.flint.ctx.workprec(self.prec)
+
+    def const(self, x):
+        arb = self.flint.arb
+        if isinstance(x, arb):
+            return x
+        if isinstance(x, Fraction):
+            return arb(x.numerator) / x.denominator
+        if isinstance(x, (Integral, float)):
+            return arb(x)
+        if hasattr(x, "p") and hasattr(x, "q"):  # sympy Rational
+            return arb(int(x.p)) / int(x.q)
+        if hasattr(x, "_mpf_"):  # mpmath mpf: exact
+            sign, man, exp, _ = x._mpf_
+            if not man:
+                return arb(0)
+            v = arb(int(man)) * arb(2) ** int(exp)
+            return -v if sign else v
+        return arb(x)
+
+    def array(self, x):
+        return self._conv(np.asarray(x, dtype=object))
+
+    def clip_unit(self, x):
+        """A correlation ball that contains ±1 is taken as exactly ±1: on the diagonal (the
+        q of every layer) that is the exact value, and √(1 − ρ²) of a ball around 1 would
+        otherwise keep only half the digits. (Elsewhere this happens only at quadrature nodes
+        within rounding of t = ±1, whose weights are negligible.)"""
+        return self._clip(x)
+
+    def abs(self, x):
+        return self._abs(x)
+
+
+def arb_to_mpf(ctx, x):
+    """(midpoint, radius) of an arb ball as mpf numbers of the mpmath context ``ctx``
+    (the midpoint exactly rounded to ctx's precision, the radius rounded up)."""
+    man, exp = x.mid().man_exp()
+    rman, rexp = x.rad().man_exp()
+    return ctx.ldexp(ctx.mpf(int(man)), int(exp)), ctx.ldexp(ctx.mpf(int(rman)), int(rexp)) * (1 + ctx.eps)
