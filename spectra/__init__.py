@@ -11,18 +11,48 @@ Quick start::
 
 Conventions (normalisations, domains, parameterisation): see ``docs/conventions.md``.
 """
-from .activations import Activation, describe as describe_activations, get_activation, names as activation_names, register
-from .cube import cube_eigenvalues, cube_eigenvalues_grid, grid_steps, krawtchouk_transform
+from .activations import Activation, get_activation, register
+from .activations import describe as describe_activations
+from .activations import names as activation_names
+from .asymptotics import compare_domains, kernel_derivatives
+from .cube import (
+    cube_eigenvalues,
+    cube_eigenvalues_grid,
+    grid_steps,
+    krawtchouk_transform,
+)
+from .gaussian import gaussian_eigenvalues
 from .kernels import kernel, kernel3, kernel_expression, kernel_grid
 from .precision import Precision, resolve_precision
 from .result import Spectrum
 from .spec import KERNELS, Architecture
+from .sphere import sphere_eigenvalues, sphere_eigenvalues_grid, sphere_multiplicity
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Activation", "Architecture", "KERNELS", "Precision", "Spectrum",
-    "activation_names", "cube_eigenvalues", "cube_eigenvalues_grid", "describe_activations",
-    "get_activation", "grid_steps", "kernel", "kernel3", "kernel_expression", "kernel_grid",
-    "krawtchouk_transform", "register", "resolve_precision",
+    "KERNELS",
+    "Activation",
+    "Architecture",
+    "Precision",
+    "Spectrum",
+    "activation_names",
+    "compare_domains",
+    "cube_eigenvalues",
+    "cube_eigenvalues_grid",
+    "describe_activations",
+    "gaussian_eigenvalues",
+    "get_activation",
+    "grid_steps",
+    "kernel",
+    "kernel3",
+    "kernel_derivatives",
+    "kernel_expression",
+    "kernel_grid",
+    "krawtchouk_transform",
+    "register",
+    "resolve_precision",
+    "sphere_eigenvalues",
+    "sphere_eigenvalues_grid",
+    "sphere_multiplicity",
 ]

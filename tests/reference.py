@@ -49,27 +49,27 @@ import scipy.special
 
 __all__ = [
     "ACTIVATIONS",
-    "to_ctx",
-    "cube_points",
-    "bivariate_moment",
-    "activation_np",
     "activation_mp",
-    "dual_closed",
-    "ddual_closed",
-    "dual_quad",
-    "dual_mc",
-    "kernel_ref",
-    "kernel_ref3",
-    "gram_cube_eigs",
+    "activation_np",
+    "bivariate_moment",
     "cluster",
-    "popcount",
-    "fwht",
-    "cube_walsh_eigs",
-    "cube_t_values",
-    "cube_phi_values",
     "cube_coeffs",
     "cube_mu_direct",
     "cube_mu_exact_poly",
+    "cube_phi_values",
+    "cube_points",
+    "cube_t_values",
+    "cube_walsh_eigs",
+    "ddual_closed",
+    "dual_closed",
+    "dual_mc",
+    "dual_quad",
+    "fwht",
+    "gram_cube_eigs",
+    "kernel_ref",
+    "kernel_ref3",
+    "popcount",
+    "to_ctx",
 ]
 
 #: Names of the activations with closed-form dual activations.
@@ -1033,3 +1033,726 @@ def cube_mu_exact_poly(coeffs, d, k):
         (phi(Fraction(d - 2 * j, d)) * cj for j, cj in enumerate(coefs) if cj), Fraction(0)
     )
     return total / 2**d
+
+
+# ---------------------------------------------------------------------------
+# sphere and Gaussian spectra (CONVENTIONS section 2)
+# ---------------------------------------------------------------------------
+#
+# Sphere: uniform on sqrt(d) S^{d-1}; t = <x,y>/d has the law
+# c_d (1 - t^2)^((d-3)/2) dt on [-1, 1], c_d = Gamma(d/2) / (sqrt(pi) Gamma((d-1)/2)),
+# and (Funk-Hecke) mu_k = E_t[Phi(t) P_{k,d}(t)].
+# Gaussian: N(0, I_d); with x = r w the degree-k radial kernel is
+# kappa_k(r, r') = E_t[Phi(r r' t/d, r^2/d, r'^2/d) P_{k,d}(t)] and the mu_{k,j} are the
+# eigenvalues of kappa_k under the law of r (r^2 ~ chi^2_d).
+
+__all__ += [
+    "gaussian_d1_nystrom",
+    "gaussian_mu_exact_poly",
+    "gaussian_mu_nystrom",
+    "gaussian_points",
+    "gaussian_trace_exact_poly",
+    "gaussian_trace_ref",
+    "legendre_d_coeffs",
+    "legendre_d_values",
+    "match_clusters",
+    "poly_kernel",
+    "poly_kernel3",
+    "sphere_mu_exact_poly",
+    "sphere_mu_fourier_ref",
+    "sphere_mu_quad",
+    "sphere_mu_ref",
+    "sphere_mu_ref_all",
+    "sphere_multiplicity_ref",
+    "sphere_points",
+    "sphere_projection",
+    "sphere_t_moment",
+]
+
+
+def sphere_multiplicity_ref(d, k):
+    """Dimension ``N(d, k)`` of the degree-``k`` spherical harmonics on ``S^{d-1}``.
+
+    Uses ``N(d, 0) = 1`` and, for ``k >= 1``, the closed form
+    ``(2k + d - 2) (k + d - 3)! / (k! (d - 2)!)`` (a different expression from the
+    ``C(d+k-1, k) - C(d+k-3, k-2)`` of CONVENTIONS, so the two check each other).
+    For ``d = 1`` (the "sphere" {-1, +1}) it is 1 for ``k = 0, 1`` and 0 above.
+
+    Parameters
+    ----------
+    d, k : int
+        ``d >= 1``, ``k >= 0``.
+
+    Returns
+    -------
+    int
+    """
+    d, k = int(d), int(k)
+    if d < 1 or k < 0:
+        raise ValueError("need d >= 1 and k >= 0")
+    if k == 0:
+        return 1
+    if d == 1:
+        return 1 if k == 1 else 0
+    num = (2 * k + d - 2) * math.factorial(k + d - 3)
+    den = math.factorial(k) * math.factorial(d - 2)
+    assert num % den == 0
+    return num // den
+
+
+def sphere_points(n, d, seed=0):
+    """``n`` points uniform on ``sqrt(d) S^{d-1}`` (normalised Gaussian vectors).
+
+    Parameters
+    ----------
+    n, d : int
+    seed : int, optional
+        Seed of :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n, d)``; every row has squared norm ``d``.
+    """
+    z = np.random.default_rng(seed).standard_normal((int(n), int(d)))
+    return z * (math.sqrt(d) / np.linalg.norm(z, axis=1, keepdims=True))
+
+
+def gaussian_points(n, d, seed=0):
+    """``n`` samples of ``N(0, I_d)``, shape ``(n, d)``."""
+    return np.random.default_rng(seed).standard_normal((int(n), int(d)))
+
+
+def legendre_d_coeffs(k, d):
+    """Exact coefficients of the Legendre polynomial ``P_{k,d}`` of dimension ``d``.
+
+    Recurrence of CONVENTIONS section 2 (``P_0 = 1``, ``P_1 = t``,
+    ``P_{n+1} = ((2n+d-2) t P_n - n P_{n-1}) / (n+d-2)``), in rationals.
+
+    Parameters
+    ----------
+    k : int
+        Degree (``k <= 1`` when ``d = 1``).
+    d : int
+        Dimension.
+
+    Returns
+    -------
+    list of Fraction
+        Coefficient of ``t^j`` at position ``j`` (length ``k + 1``).
+    """
+    k, d = int(k), int(d)
+    if d == 1 and k > 1:
+        raise ValueError("for d = 1 only k = 0, 1 exist")
+    p0, p1 = [Fraction(1)], [Fraction(0), Fraction(1)]
+    if k == 0:
+        return p0
+    for n in range(1, k):
+        a = Fraction(2 * n + d - 2, n + d - 2)
+        c = Fraction(n, n + d - 2)
+        nxt = [Fraction(0)] * (n + 2)
+        for j, v in enumerate(p1):
+            nxt[j + 1] += a * v
+        for j, v in enumerate(p0):
+            nxt[j] -= c * v
+        p0, p1 = p1, nxt
+    return p1
+
+
+def legendre_d_values(kmax, d, t, ctx):
+    """``[P_{k,d}(t) for k = 0..kmax]`` in ``ctx`` (same recurrence, numerically)."""
+    out = [ctx.one, t]
+    for n in range(1, kmax):
+        out.append(((2 * n + d - 2) * t * out[n] - n * out[n - 1]) / (n + d - 2))
+    return out[: kmax + 1]
+
+
+def sphere_t_moment(d, n):
+    """Exact ``E[t^n]`` for ``t = <x,y>/d``, x, y uniform on ``sqrt(d) S^{d-1}``.
+
+    ``t`` is distributed as one coordinate of a uniform unit vector:
+    ``E[t^{2m}] = prod_{i<m} (2i+1)/(d+2i)`` and odd moments vanish.
+    (d = 1: ``t = +-1``, all even moments 1.)
+
+    Returns
+    -------
+    Fraction
+    """
+    d, n = int(d), int(n)
+    if n % 2:
+        return Fraction(0)
+    out = Fraction(1)
+    for i in range(n // 2):
+        out *= Fraction(2 * i + 1, d + 2 * i)
+    return out
+
+
+def sphere_projection(d, n, k):
+    """Exact ``E_t[t^n P_{k,d}(t)]``: the degree-``k`` eigenvalue of ``Phi(t) = t^n``."""
+    return sum(
+        (c * sphere_t_moment(d, n + j) for j, c in enumerate(legendre_d_coeffs(k, d)) if c),
+        Fraction(0),
+    )
+
+
+# -- exact polynomial kernels (monomial activations) -------------------------
+
+
+def _padd(a, b):
+    out = dict(a)
+    for e, v in b.items():
+        out[e] = out.get(e, 0) + v
+    return {e: v for e, v in out.items() if v}
+
+
+def _pmul(a, b):
+    out = {}
+    for e1, v1 in a.items():
+        for e2, v2 in b.items():
+            e = tuple(x + y for x, y in zip(e1, e2))
+            out[e] = out.get(e, 0) + v1 * v2
+    return {e: v for e, v in out.items() if v}
+
+
+def _pscale(a, s):
+    return {e: v * s for e, v in a.items() if v * s}
+
+
+def _pconst(x):
+    x = Fraction(x)
+    return {(0, 0, 0): x} if x else {}
+
+
+def _ppow(a, n):
+    out = _pconst(1)
+    for _ in range(n):
+        out = _pmul(out, a)
+    return out
+
+
+def _pmoment(n, c, q1, q2):
+    """Isserlis ``E[u^n v^n]`` with polynomial covariance entries."""
+    total = {}
+    for k in range(n + 1):
+        if (n - k) % 2:
+            continue
+        h = (n - k) // 2
+        coef = math.comb(n, k) ** 2 * math.factorial(k) * _double_factorial_odd(n - k) ** 2
+        term = _pmul(_ppow(c, k), _pmul(_ppow(q1, h), _ppow(q2, h)))
+        total = _padd(total, _pscale(term, coef))
+    return total
+
+
+def poly_kernel3(name, depth, weight_var, bias_var, kernel):
+    """Exact ``Phi(c, q1, q2)`` of a monomial activation as a polynomial.
+
+    The recursion of CONVENTIONS section 1 run on polynomials in the three
+    input variables with rational coefficients (no floating point).
+
+    Parameters
+    ----------
+    name : {"identity", "x2", "x3", "x4"}
+    depth : int
+    weight_var, bias_var : int, Fraction or str
+        Converted with :class:`fractions.Fraction`.
+    kernel : {"ck", "ntk"}
+
+    Returns
+    -------
+    dict
+        ``{(n, m, l): a}`` with ``Phi = sum a c^n q1^m q2^l``.
+    """
+    if name not in _MONOMIAL_DEGREE:
+        raise ValueError("poly_kernel3 needs a monomial activation")
+    kernel = str(kernel).lower()
+    n = _MONOMIAL_DEGREE[name]
+    w, b = Fraction(weight_var), Fraction(bias_var)
+    C, Q1, Q2 = {(1, 0, 0): Fraction(1)}, {(0, 1, 0): Fraction(1)}, {(0, 0, 1): Fraction(1)}
+    sxy = _padd(_pscale(C, w), _pconst(b))
+    sxx = _padd(_pscale(Q1, w), _pconst(b))
+    syy = _padd(_pscale(Q2, w), _pconst(b))
+    theta = sxy
+    for _ in range(int(depth)):
+        if kernel == "ntk":
+            dv = _pscale(_pmoment(n - 1, sxy, sxx, syy), n * n)
+        nxy = _padd(_pscale(_pmoment(n, sxy, sxx, syy), w), _pconst(b))
+        nxx = _padd(_pscale(_pmoment(n, sxx, sxx, sxx), w), _pconst(b))
+        nyy = _padd(_pscale(_pmoment(n, syy, syy, syy), w), _pconst(b))
+        if kernel == "ntk":
+            theta = _padd(nxy, _pscale(_pmul(theta, dv), w))
+        sxy, sxx, syy = nxy, nxx, nyy
+    return theta if kernel == "ntk" else sxy
+
+
+def poly_kernel(name, depth, weight_var, bias_var, kernel):
+    """Exact coefficients of ``Phi(t) = Phi(t, 1, 1)`` (list, ``t^j`` at position ``j``)."""
+    p3 = poly_kernel3(name, depth, weight_var, bias_var, kernel)
+    deg = max((e[0] for e in p3), default=0)
+    out = [Fraction(0)] * (deg + 1)
+    for (nc, _, _), v in p3.items():
+        out[nc] += v
+    return out
+
+
+def sphere_mu_exact_poly(coeffs, d, k):
+    """Exact sphere eigenvalue of ``Phi(t) = sum_n coeffs[n] t^n``: ``sum_n a_n E[t^n P_{k,d}]``."""
+    return sum(
+        (Fraction(a) * sphere_projection(d, n, k) for n, a in enumerate(coeffs) if a and n >= k),
+        Fraction(0),
+    )
+
+
+def _chi2_moment(d, j):
+    """Exact ``E[(r^2)^j]`` for ``r^2 ~ chi^2_d``: ``d (d+2) ... (d+2j-2)``."""
+    out = 1
+    for i in range(j):
+        out *= d + 2 * i
+    return out
+
+
+def gaussian_trace_exact_poly(p3, d):
+    """Exact ``E K(x, x) = E Phi(rho, rho, rho)``, ``rho = |x|^2/d``, for a polynomial Phi."""
+    return sum(
+        (Fraction(v) * Fraction(_chi2_moment(d, n + m + l), d ** (n + m + l)) for (n, m, l), v in p3.items()),
+        Fraction(0),
+    )
+
+
+def gaussian_mu_exact_poly(p3, d, kmax, dps=50):
+    """Gaussian eigenvalues of a polynomial kernel, from its finite-rank radial kernels.
+
+    For ``Phi = sum a_{nml} c^n q1^m q2^l`` the degree-``k`` radial kernel is
+    ``kappa_k(r, r') = sum a_{nml} E[t^n P_{k,d}] (r r'/d)^n (r^2/d)^m (r'^2/d)^l
+    = sum_{p,s} B[p, s] r^p r'^s``; on ``span{r^p}`` the operator is ``B G`` with the
+    exact moment matrix ``G[s, s'] = E[r^(s+s')]``.  Its eigenvalues are those of
+    ``L^T B L`` (``G = L L^T``), computed with :func:`mpmath.eigsy` at ``dps`` digits.
+
+    Parameters
+    ----------
+    p3 : dict
+        From :func:`poly_kernel3`.
+    d : int
+        Dimension (``d = 1``: ``kmax <= 1``).
+    kmax : int
+        Largest degree.
+    dps : int, optional
+        Working digits.
+
+    Returns
+    -------
+    dict
+        ``{k: [mu_{k,0}, mu_{k,1}, ...]}`` (``mpf``, descending; as many as the
+        rank of the radial basis, trailing zeros included).
+    """
+    d = int(d)
+    ctx = mpmath.MPContext()
+    ctx.dps = int(dps)
+    out = {}
+    for k in range(int(kmax) + 1):
+        if d == 1 and k > 1:
+            break
+        B = {}
+        for (n, m, l), v in p3.items():
+            if n < k or (n - k) % 2:
+                continue
+            h = sphere_projection(d, n, k)
+            if not h:
+                continue
+            key = (n + 2 * m, n + 2 * l)
+            B[key] = B.get(key, Fraction(0)) + Fraction(v) * h / Fraction(d) ** (n + m + l)
+        powers = sorted({p for pq in B for p in pq} | {k})
+        r = len(powers)
+        Bm = ctx.matrix(r, r)
+        G = ctx.matrix(r, r)
+        for i, p in enumerate(powers):
+            for j, s in enumerate(powers):
+                f = B.get((p, s), Fraction(0))
+                Bm[i, j] = ctx.mpf(f.numerator) / f.denominator
+                G[i, j] = ctx.mpf(_chi2_moment(d, (p + s) // 2))
+        L = ctx.cholesky(G)
+        S = L.T * Bm * L
+        S = (S + S.T) / 2
+        ev = ctx.eigsy(S, eigvals_only=True)
+        out[k] = sorted((ev[i] for i in range(r)), reverse=True)
+    return out
+
+
+# -- high-precision sphere eigenvalues by quadrature --------------------------
+
+_SPHERE_REF_CACHE = {}
+
+
+def _param_key(x):
+    if isinstance(x, (float, np.floating)):
+        return ("float", float(x).hex())
+    return ("exact", str(Fraction(x)) if not isinstance(x, str) else x)
+
+
+def _gl_panels(ctx, lo, hi, npanel, order):
+    """Composite Gauss-Legendre nodes/weights on ``[lo, hi]`` in ``ctx``."""
+    xs_raw, ws_raw = _gauss_legendre_raw(int(order), ctx.prec)
+    xi = [ctx.make_mpf(t) for t in xs_raw]
+    wi = [ctx.make_mpf(t) for t in ws_raw]
+    h = (hi - lo) / npanel
+    nodes, weights = [], []
+    for p in range(npanel):
+        c = lo + (2 * p + 1) * h / 2
+        for x, wgt in zip(xi, wi):
+            nodes.append(c + h / 2 * x)
+            weights.append(h / 2 * wgt)
+    return nodes, weights
+
+
+def _sphere_quad_pass(phi, d, kmax, W, order_scale=1.0):
+    """One evaluation of mu_0..mu_kmax at W working digits; returns (ctx, values, error)."""
+    ctx = mpmath.MPContext()
+    ctx.dps = int(W)
+    pi = ctx.pi
+    # window outside of which sin^(d-2) < 10^-(W+5): |theta - pi/2| <= delta
+    if d > 3:
+        x = ctx.exp(-(W + 5) * ctx.ln(10) / (d - 2))
+        delta = ctx.acos(x)
+        lo, hi = max(ctx.zero, pi / 2 - delta), min(pi, pi / 2 + delta)
+    else:
+        lo, hi = ctx.zero, pi
+    width = float(hi - lo)
+    h0 = min(0.25, 2.5 / math.sqrt(d))
+    npanel = max(2, math.ceil(width / h0))
+    # enough points per panel for cos(k theta) and the peak of sin^(d-2)
+    base = int(math.ceil(order_scale * (0.55 * W + kmax * width / npanel / 2 + 16)))
+    cd = ctx.gamma(ctx.mpf(d) / 2) / (ctx.sqrt(pi) * ctx.gamma(ctx.mpf(d - 1) / 2))
+
+    def run(order):
+        nodes, weights = _gl_panels(ctx, lo, hi, npanel, order)
+        sums = [ctx.zero] * (kmax + 1)
+        for th, wg in zip(nodes, weights):
+            t = ctx.cos(th)
+            f = wg * phi(ctx, t) * ctx.sin(th) ** (d - 2)
+            pk = legendre_d_values(kmax, d, t, ctx)
+            for k in range(kmax + 1):
+                sums[k] += f * pk[k]
+        return [cd * s for s in sums]
+
+    v1 = run(base)
+    v2 = run(base + 8 + base // 8)
+    # rounding floor: about 10^-W of the integral of |Phi|, here bounded by Phi(1)
+    floor = abs(phi(ctx, ctx.one)) * ctx.mpf(10) ** (-(W - 3)) * (npanel * base)
+    errs = [abs(a - b) + floor for a, b in zip(v1, v2)]
+    return ctx, v2, errs
+
+
+def _structure(phi, W):
+    """Detect exactly-vanishing parts of Phi: (odd part zero, odd part linear, even zero, even const)."""
+    ctx = mpmath.MPContext()
+    ctx.dps = int(W)
+    scale = abs(phi(ctx, ctx.one)) + 1
+    tol = scale * ctx.mpf(10) ** (-(W - 10))
+    ts = [ctx.mpf(3) / 10, ctx.mpf(7) / 10, ctx.mpf(19) / 20]
+    odd = [(phi(ctx, t) - phi(ctx, -t)) / 2 for t in ts]
+    even = [(phi(ctx, t) + phi(ctx, -t)) / 2 for t in ts]
+    odd_zero = all(abs(o) <= tol for o in odd)
+    odd_lin = all(abs(o / t - odd[0] / ts[0]) <= tol for o, t in zip(odd, ts))
+    even_zero = all(abs(e) <= tol for e in even)
+    even_const = all(abs(e - even[0]) <= tol for e in even)
+    return odd_zero, odd_lin, even_zero, even_const
+
+
+def _sphere_structure(name, depth, weight_var, bias_var, kernel):
+    """Which mu_k vanish exactly: a function ``k -> bool`` (see :func:`sphere_mu_quad`)."""
+    def phi(ctx, t):
+        return kernel_ref(name, t, depth, weight_var, bias_var, kernel, ctx)
+
+    odd_zero, odd_lin, even_zero, even_const = _structure(phi, 60)
+    deg = None
+    if name in _MONOMIAL_DEGREE:
+        deg = len(poly_kernel(name, depth, weight_var, bias_var, kernel)) - 1
+
+    def is_zero(k):
+        if deg is not None and k > deg:
+            return True
+        if k % 2:
+            return odd_zero or (odd_lin and k >= 3)
+        return even_zero or (even_const and k >= 2)
+
+    return is_zero
+
+
+def sphere_mu_quad(name, d, kmax, depth, weight_var, bias_var, kernel, W=40):
+    """Sphere eigenvalues ``mu_0 .. mu_kmax`` by one quadrature pass at ``W`` working digits.
+
+    Funk-Hecke (CONVENTIONS section 2) with ``t = cos(theta)``::
+
+        mu_k = c_d int_0^pi Phi(cos th) P_{k,d}(cos th) sin(th)^(d-2) d th,
+
+    on which relu kernels are analytic (their ``sqrt(1 - t)`` behaviour becomes
+    ``sin(th/2)``).  Composite Gauss-Legendre in ``theta`` (panels of width
+    ``<= min(0.25, 2.5/sqrt(d))``; for ``d > 3`` only the window where
+    ``sin^(d-2) >= 10^-(W+5)``), ``P_{k,d}`` by the recurrence, ``Phi`` from
+    :func:`kernel_ref` evaluated once per node for all degrees.  The error estimate is
+    the difference to a rule of higher order plus a rounding floor of about
+    ``10^-W Phi(1)``: an *absolute* accuracy, so ``mu_k`` far below ``Phi(1) 10^-W``
+    (large ``d`` and ``k``) come out as noise of that size (see
+    :func:`sphere_mu_ref_all` for relative accuracy).  Exact zeros (a vanishing odd or
+    even part of ``Phi``, an odd part linear in ``t``, ``k`` above the degree of a
+    polynomial ``Phi``) are detected numerically and returned as exact zeros with
+    error 0.  Results are cached.
+
+    Parameters
+    ----------
+    name, depth, weight_var, bias_var, kernel
+        As for :func:`kernel_ref` (pass exact ``weight_var``/``bias_var`` such as
+        ``Fraction(1, 10)`` when every digit matters).
+    d : int
+        Dimension ``d >= 2``.
+    kmax : int
+        Largest degree.
+    W : int, optional
+        Working digits.
+
+    Returns
+    -------
+    values, errors : list of mpf
+    """
+    d, kmax, W = int(d), int(kmax), int(W)
+    if d < 2:
+        raise ValueError("the sphere needs d >= 2")
+    kernel = str(kernel).lower()
+    key = (name, d, int(depth), _param_key(weight_var), _param_key(bias_var), kernel, W)
+    hit = _SPHERE_REF_CACHE.get(key)
+    if hit is not None and len(hit[0]) > kmax:
+        return hit[0][: kmax + 1], hit[1][: kmax + 1]
+
+    def phi(ctx, t):
+        return kernel_ref(name, t, depth, weight_var, bias_var, kernel, ctx)
+
+    is_zero = _sphere_structure(name, depth, weight_var, bias_var, kernel)
+    ctx, vals, errs = _sphere_quad_pass(phi, d, kmax, W)
+    for k in range(kmax + 1):
+        if is_zero(k):
+            vals[k], errs[k] = ctx.zero, ctx.zero
+    _SPHERE_REF_CACHE[key] = (vals, errs)
+    return vals, errs
+
+
+def sphere_mu_ref_all(name, d, kmax, depth, weight_var, bias_var, kernel, dps=30):
+    """Sphere eigenvalues ``mu_0 .. mu_kmax`` to ``dps`` significant digits.
+
+    Repeats :func:`sphere_mu_quad` with a growing working precision ``W`` (from
+    ``dps + 25``) until every nonzero ``mu_k`` has an error estimate below
+    ``10^-(dps+3) |mu_k|``: the alternating Funk-Hecke integral cancels down to
+    ``|mu_k| / Phi(1)``, which can be ~1e-100 at large ``d`` and ``k``.
+
+    Returns
+    -------
+    list of mpf
+        ``mu_k`` for ``k = 0..kmax``, numbers of a context with ``dps`` digits.
+    """
+    d, kmax, dps = int(d), int(kmax), int(dps)
+    out_ctx = mpmath.MPContext()
+    out_ctx.dps = dps
+    result = [None] * (kmax + 1)
+    todo = list(range(kmax + 1))
+    W = dps + 25
+    while todo:
+        if W > dps + 600:
+            raise RuntimeError(f"sphere_mu_ref: no convergence for k = {todo} (d = {d})")
+        vals, errs = sphere_mu_quad(name, d, max(todo), depth, weight_var, bias_var, kernel, W)
+        rest, worst = [], 0.0
+        for k in todo:
+            v, e = vals[k], errs[k]
+            if e <= abs(v) * mpmath.mpf(10) ** (-(dps + 3)):  # also exact zeros (e = 0)
+                result[k] = out_ctx.mpf(v)
+            else:
+                rest.append(k)
+                # digits still missing (at least 25 more if v is pure noise)
+                miss = float(mpmath.log10(e / max(abs(v), e))) + dps + 3
+                worst = max(worst, miss + (25 if abs(v) <= e else 5))
+        todo = rest
+        W += int(math.ceil(worst))
+    return result
+
+
+def sphere_mu_ref(name, d, k, depth, weight_var, bias_var, kernel, dps=30):
+    """One sphere eigenvalue ``mu_k`` to ``dps`` digits (see :func:`sphere_mu_ref_all`)."""
+    return sphere_mu_ref_all(name, d, k, depth, weight_var, bias_var, kernel, dps)[int(k)]
+
+
+def sphere_mu_fourier_ref(name, ks, depth, weight_var, bias_var, kernel, dps=30):
+    """``d = 2`` eigenvalues as Fourier cosine coefficients, by tanh-sinh quadrature.
+
+    On the circle ``P_{k,2}(cos th) = cos(k th)`` and ``c_2 = 1/pi``, so
+    ``mu_k = (1/pi) int_0^pi Phi(cos th) cos(k th) d th``.  Integrated with
+    :meth:`mpmath.MPContext.quad` (tanh-sinh, split at ``pi/2``) at ``dps + 20``
+    working digits; ``Phi`` values are memoised by node.
+
+    Returns
+    -------
+    list of (mpf, mpf)
+        ``(mu_k, quadrature error estimate)`` for each ``k`` in ``ks``.
+    """
+    ctx = mpmath.MPContext()
+    ctx.dps = int(dps) + 20
+    memo = {}
+
+    def phi(th):
+        v = memo.get(th)
+        if v is None:
+            v = memo[th] = kernel_ref(name, ctx.cos(th), depth, weight_var, bias_var, kernel, ctx)
+        return v
+
+    out = []
+    for k in ks:
+        val, err = ctx.quad(lambda th: phi(th) * ctx.cos(k * th), [0, ctx.pi / 2, ctx.pi], error=True)
+        out.append((val / ctx.pi, err / ctx.pi))
+    return out
+
+
+def gaussian_trace_ref(name, d, depth, weight_var, bias_var, kernel, dps=30):
+    """``E K(x, x)`` for ``x ~ N(0, I_d)``: ``E Phi(rho, rho, rho)``, ``rho = |x|^2/d``.
+
+    One-dimensional tanh-sinh quadrature over ``u = |x|`` (density
+    ``u^(d-1) exp(-u^2/2) / (2^(d/2-1) Gamma(d/2))``) at ``dps + 15`` digits.
+
+    Returns
+    -------
+    mpf
+    """
+    ctx = mpmath.MPContext()
+    ctx.dps = int(dps) + 15
+    d = int(d)
+    norm = ctx.power(2, ctx.mpf(d) / 2 - 1) * ctx.gamma(ctx.mpf(d) / 2)
+
+    def f(u):
+        rho = u * u / d
+        k = kernel_ref3(name, rho, rho, rho, depth, weight_var, bias_var, kernel, ctx)
+        return k * u ** (d - 1) * ctx.exp(-u * u / 2) / norm
+
+    val = ctx.quad(f, [0, ctx.sqrt(d), 4 * ctx.sqrt(d) + 10, ctx.inf])
+    ctx.dps = int(dps)
+    return +val
+
+
+def gaussian_d1_nystrom(kfun3, m=200):
+    """``d = 1`` Gaussian eigenvalues by Gauss-Hermite Nystrom, split by parity.
+
+    With the symmetric ``2m``-point probabilists' Gauss-Hermite rule (nodes ``+-x_i``,
+    weights ``w_i`` normalised to 1) the discretised operator commutes with
+    ``x -> -x``; on even functions it is ``sqrt(2w_i) K_e(x_i, x_j) sqrt(2w_j)`` with
+    ``K_e(x, y) = (K(x, y) + K(x, -y))/2`` over the ``m`` positive nodes, on odd ones the
+    same with ``K_o = (K(x, y) - K(x, -y))/2``.  Spectrally accurate for kernels smooth
+    on the half-line (erf); only algebraically for relu kernels (kink at ``x = y``).
+
+    Parameters
+    ----------
+    kfun3 : callable
+        Vectorised ``Phi(c, q1, q2)``; for ``d = 1`` ``K(x, y) = Phi(xy, x^2, y^2)``.
+    m : int, optional
+        Positive nodes.
+
+    Returns
+    -------
+    even, odd : numpy.ndarray
+        Eigenvalues in descending order (degree 0 = even, degree 1 = odd).
+    """
+    x, w = scipy.special.roots_hermitenorm(2 * int(m))
+    w = w / w.sum()
+    pos = x > 0
+    x, w = x[pos], 2 * w[pos]
+    X, Y = x[:, None], x[None, :]
+    kp = kfun3(X * Y, X * X, Y * Y)
+    km = kfun3(-X * Y, X * X, Y * Y)
+    s = np.sqrt(w)
+    even = np.linalg.eigvalsh(s[:, None] * (kp + km) / 2 * s[None, :])[::-1]
+    odd = np.linalg.eigvalsh(s[:, None] * (kp - km) / 2 * s[None, :])[::-1]
+    return even, odd
+
+
+def match_clusters(eigs, predicted, rtol_mean, rtol_each, count=None):
+    """Compare sorted Gram eigenvalues with predicted (value, multiplicity) pairs.
+
+    The predicted pairs are sorted by value (descending); pairs whose values lie within
+    ``rtol_each`` of each other are merged (multiplicities add).  The leading ``count``
+    merged groups are compared with consecutive blocks of the sorted eigenvalues: the
+    block mean must be within ``rtol_mean`` of the (multiplicity-weighted) predicted
+    value and every member within ``rtol_each``.
+
+    Returns
+    -------
+    list of str
+        Failure messages (empty if everything matches).
+    """
+    eigs = np.sort(np.asarray(eigs, dtype=float))[::-1]
+    pred = sorted(((float(v), int(m)) for v, m in predicted if m > 0), reverse=True)
+    groups = []
+    for v, m in pred:
+        if groups and abs(groups[-1][0] - v) <= rtol_each * abs(groups[-1][0]) / 2:
+            v0, m0 = groups[-1]
+            groups[-1] = ((v0 * m0 + v * m) / (m0 + m), m0 + m)
+        else:
+            groups.append((v, m))
+    if count is not None:
+        groups = groups[:count]
+    fails, pos = [], 0
+    for v, m in groups:
+        block = eigs[pos : pos + m]
+        pos += m
+        mean = float(block.mean())
+        if abs(mean - v) > rtol_mean * abs(v):
+            fails.append(f"block at {pos - m}..{pos - 1}: mean {mean:.6g} vs predicted {v:.6g} (x{m})")
+        bad = np.abs(block - v) > rtol_each * abs(v)
+        if np.any(bad):
+            fails.append(
+                f"block at {pos - m}..{pos - 1}: members {block[bad][:4]} not within {rtol_each} of {v:.6g} (x{m})"
+            )
+    return fails
+
+
+def gaussian_mu_nystrom(kfun3, d, kmax, nr=120, nt=200):
+    """Gaussian eigenvalues ``mu_{k,j}`` (float64) by Funk-Hecke in the angle and Nystrom in r.
+
+    For each degree ``k`` the radial kernel
+    ``kappa_k(r, r') = E_t[Phi(r r' t/d, r^2/d, r'^2/d) P_{k,d}(t)]`` is computed with the
+    ``nt``-point Gauss-Jacobi rule of the law of ``t`` (weight ``(1-t^2)^((d-3)/2)``,
+    :func:`scipy.special.roots_jacobi`, normalised to 1) and discretised on the
+    ``nr``-point generalised Gauss-Laguerre rule of ``s = r^2/2`` (weight
+    ``s^(d/2-1) e^-s``, :func:`scipy.special.roots_genlaguerre`); the eigenvalues of
+    ``sqrt(w_i) kappa_k(r_i, r_j) sqrt(w_j)`` approximate the ``mu_{k,j}``.  ``d = 1``
+    uses ``t = +-1`` (degrees 0 and 1 only).  Spectrally accurate for smooth kernels
+    (erf); relu kernels have a kink at ``r = r', t = 1`` and converge algebraically.
+
+    Parameters
+    ----------
+    kfun3 : callable
+        Vectorised ``Phi(c, q1, q2)``.
+    d, kmax : int
+    nr, nt : int, optional
+        Radial and angular nodes.
+
+    Returns
+    -------
+    dict
+        ``{k: eigenvalues in descending order}`` (``nr`` each).
+    """
+    d = int(d)
+    s, ws = scipy.special.roots_genlaguerre(int(nr), d / 2 - 1)
+    ws = ws / ws.sum()
+    r = np.sqrt(2 * s)
+    if d == 1:
+        t, wt = np.array([-1.0, 1.0]), np.array([0.5, 0.5])
+        kmax = min(int(kmax), 1)
+    else:
+        a = (d - 3) / 2
+        t, wt = scipy.special.roots_jacobi(int(nt), a, a)
+        wt = wt / wt.sum()
+    R1, R2 = r[:, None, None], r[None, :, None]
+    vals = kfun3(R1 * R2 * t[None, None, :] / d, R1 * R1 / d, R2 * R2 / d)
+    out = {}
+    P = [np.ones_like(t), t.copy()]
+    for n in range(1, int(kmax)):
+        P.append(((2 * n + d - 2) * t * P[n] - n * P[n - 1]) / (n + d - 2))
+    sq = np.sqrt(ws)
+    for k in range(int(kmax) + 1):
+        kap = vals @ (wt * P[k])
+        kap = (kap + kap.T) / 2
+        out[k] = np.linalg.eigvalsh(sq[:, None] * kap * sq[None, :])[::-1]
+    return out
