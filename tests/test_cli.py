@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 click = pytest.importorskip("click")
-from click.testing import CliRunner  # noqa: E402
+from click.testing import CliRunner
+from spectra_cli.main import main
 
-import spectra  # noqa: E402
-from spectra_cli.main import main  # noqa: E402
+import spectra
 
 cli_module = importlib.import_module("spectra_cli.main")  # the module, not the click group
 
@@ -203,6 +203,376 @@ def test_eigs_auto_resolves_and_structural_zeros():
 
 
 # ---------------------------------------------------------------------------------------
+# eigs --domain sphere | gaussian
+# ---------------------------------------------------------------------------------------
+
+
+def n_harmonics(d: int, k: int) -> int:
+    """Dimension of the degree-k spherical harmonics on S^{d-1}, from the closed form
+    (2k + d - 2)/k * C(k + d - 3, k - 1) (not the library's difference of binomials)."""
+    if k == 0:
+        return 1
+    return (2 * k + d - 2) * math.comb(k + d - 3, k - 1) // k
+
+
+def test_n_harmonics_known_values():
+    assert [n_harmonics(3, k) for k in range(5)] == [1, 3, 5, 7, 9]  # 2k + 1 on S^2
+    assert [n_harmonics(2, k) for k in range(4)] == [1, 2, 2, 2]  # cos, sin on the circle
+    assert [n_harmonics(5, k) for k in range(5)] == [1, 5, 14, 30, 55]
+
+
+SPHERE = ["eigs", "--domain", "sphere", "--dim", "5", "--max-degree", "4"]
+GAUSS = ["eigs", "--domain", "gaussian", "--dim", "3", "--max-degree", "2", "--radial", "2"]
+LINEAR = ["--activation", "identity", "--depth", "0", "--weight-var", "2", "--bias-var", "0.5"]
+
+
+def test_sphere_table():
+    r = ok(*SPHERE)
+    head = [ln for ln in r.output.splitlines() if ln.startswith("#")]
+    assert "on the sphere sqrt(5)·S^4 (uniform probability measure)" in head[0]
+    assert "relu, depth 2, weight_var 2, bias_var 0; precision double" in head[0]
+    assert "Phi(1) = 6" in head[1] and "N(5,k)" in head[1] and "C(5," not in head[1]
+    assert "{-1,+1}" not in r.output and "Gaussian" not in r.output
+    header, rows = table_rows(r.output)
+    assert header[:6] == ["degree", "multiplicity", "eigenvalue", "frac_variance", "error", "digits"]
+    assert [int(row[0]) for row in rows] == list(range(5))
+    assert [int(row[1]) for row in rows] == [n_harmonics(5, k) for k in range(5)]
+    assert sum(float(row[3]) for row in rows) <= 1 + 1e-5
+
+
+def test_sphere_default_max_degree_is_10():
+    doc = json.loads(ok("eigs", "--domain", "sphere", "--dim", "3", "--format", "json").output)
+    assert [e["degree"] for e in doc["eigenvalues"]] == list(range(11))  # not min(dim, 10)
+
+
+def test_sphere_csv_and_json_agree_and_match_funk_hecke_at_d3():
+    # d = 3: t = <x,y>/3 is uniform on [-1, 1] (Archimedes) and P_{k,3} is Legendre's P_k, so
+    # mu_k = (1/2) int_{-1}^{1} Phi(t) P_k(t) dt; erf's Phi is smooth, Gauss-Legendre converges fast.
+    args = ("eigs", "--domain", "sphere", "--dim", "3", "--max-degree", "4", "--activation", "erf",
+            "--bias-var", "0.5", "--kernel", "ntk")
+    rows = list(csv.DictReader(io.StringIO(ok(*args, "--format", "csv").output)))
+    doc = json.loads(ok(*args, "--format", "json").output)
+    assert list(rows[0]) == ["degree", "multiplicity", "value", "normalized", "fractional_variance", "error",
+                             "digits", "flag"]
+    assert (doc["domain"], doc["dim"], doc["activation"], doc["bias_var"]) == ("sphere", 3, "erf", "1/2")
+    assert "radial" not in doc and "radial_nodes" not in doc
+    nodes, weights = np.polynomial.legendre.leggauss(200)
+    spec = spectra.Architecture("erf", depth=2, weight_var=2, bias_var="0.5")
+    phi = np.array([float(v) for v in spectra.kernel(spec, nodes.tolist(), "ntk")])
+    phi1 = float(spectra.kernel(spec, [1.0], "ntk")[0])
+    assert close(doc["trace"], phi1, 1e-14)
+    for k, (x, e) in enumerate(zip(rows, doc["eigenvalues"])):
+        mu = 0.5 * np.sum(weights * phi * np.polynomial.legendre.Legendre.basis(k)(nodes))
+        assert int(x["degree"]) == e["degree"] == k
+        assert int(x["multiplicity"]) == e["multiplicity"] == 2 * k + 1
+        assert close(x["value"], mu, 1e-10) and close(e["value"], mu, 1e-10)
+        assert close(e["normalized"], mu / phi1, 1e-10)
+        assert close(e["fractional_variance"], (2 * k + 1) * mu / phi1, 1e-10)
+        assert "radial_index" not in e and "flag" not in e
+
+
+def test_sphere_json_multiplicities_are_exact_ints():
+    doc = json.loads(ok("eigs", "--domain", "sphere", "--dim", "200", "--max-degree", "40", "--kernel", "ck",
+                        "--format", "json").output)
+    recs = doc["eigenvalues"]
+    assert all(type(e["multiplicity"]) is int for e in recs)
+    assert [e["multiplicity"] for e in recs] == [n_harmonics(200, k) for k in range(41)]
+    assert recs[40]["multiplicity"] > 2**53  # a float would not hold it exactly
+
+
+def test_sphere_linear_kernel():
+    # depth 0: Phi(t) = wv t + bv, so mu_0 = bv, mu_1 = wv/d, nothing else; trace wv + bv
+    doc = json.loads(ok(*SPHERE, *LINEAR, "--format", "json").output)
+    recs = doc["eigenvalues"]
+    assert close(doc["trace"], 2.5, 1e-15)
+    assert close(recs[0]["value"], 0.5, 1e-12) and close(recs[1]["value"], 2 / 5, 1e-12)
+    assert all(e["value"] == 0 and e.get("structural_zero") for e in recs[2:])
+    assert close(recs[1]["fractional_variance"], 5 * (2 / 5) / 2.5, 1e-12)
+
+
+def test_sphere_exact_x2():
+    # x2, depth 1, wv 1, bv 0: CK = 1 + 2 t^2. With P_{2,d}(t) = (d t^2 - 1)/(d - 1),
+    # t^2 = 1/d + (d-1)/d P_{2,d}, and Funk-Hecke maps P_{k,d} to 1/N(d,k): at d = 5,
+    # mu_0 = 1 + 2/5 = 7/5 and mu_2 = 2 * (4/5) / N(5,2) = 4/35; trace Phi(1) = 3.
+    args = ("eigs", "--domain", "sphere", "--dim", "5", "--activation", "x2", "--depth", "1", "--weight-var", "1",
+            "--kernel", "ck", "--precision", "exact", "--max-degree", "4")
+    doc = json.loads(ok(*args, "--format", "json").output)
+    assert doc["precision"] == "exact" and doc["trace"] == "3"
+    mu2 = Fraction(2) * Fraction(4, 5) / n_harmonics(5, 2)
+    assert [e["exact"] for e in doc["eigenvalues"]] == ["7/5", "0", str(mu2), "0", "0"] == ["7/5", "0", "4/35", "0", "0"]
+    r = ok(*args)
+    assert "7/5" in r.output and "4/35" in r.output and "precision exact" in r.output
+    rows = list(csv.DictReader(io.StringIO(ok(*args, "--format", "csv").output)))
+    assert [x["exact"] for x in rows] == ["7/5", "0", "4/35", "0", "0"]
+
+
+def test_sphere_n_digits_and_auto():
+    double = json.loads(ok(*SPHERE, "--format", "json").output)["eigenvalues"]
+    doc = json.loads(ok(*SPHERE, "--precision", "30", "--format", "json").output)
+    assert doc["precision"] == 30 and isinstance(doc["trace"], str) and close(doc["trace"], 6, 1e-28)
+    for e, d in zip(doc["eigenvalues"], double):
+        assert isinstance(e["value"], str) and significant_digits(e["value"]) == 30
+        assert e["digits"] >= 30 and close(e["value"], d["value"], 1e-11)
+    _, rows = table_rows(ok(*SPHERE, "--precision", "30").output)
+    assert all(significant_digits(row[2]) == 30 for row in rows)
+    auto = json.loads(ok(*SPHERE, "--precision", "auto", "--format", "json").output)
+    assert auto["precision"] == "auto"
+    assert all(close(e["value"], d["value"], 1e-11) for e, d in zip(auto["eigenvalues"], double))
+
+
+def test_gaussian_table():
+    r = ok(*GAUSS)
+    head = [ln for ln in r.output.splitlines() if ln.startswith("#")]
+    assert "under the Gaussian N(0, I_3)" in head[0] and "relu, depth 2" in head[0]
+    assert "trace E K(x,x) = 6" in head[1] and "N(3,k)" in head[1]
+    assert "Phi(1)" not in r.output and "sphere" not in r.output and "{-1,+1}" not in r.output
+    assert "radial index j" in r.output and "radial rule of" in r.output
+    header, rows = table_rows(r.output)
+    assert header[:7] == ["degree", "radial", "multiplicity", "eigenvalue", "frac_variance", "error", "digits"]
+    assert [(int(row[0]), int(row[1])) for row in rows] == [(k, j) for k in range(3) for j in range(2)]
+    assert [int(row[2]) for row in rows] == [n_harmonics(3, k) for k in range(3) for _ in range(2)]
+    # a flagged value names its degree and radial index in the notes
+    for row in rows:
+        if "unresolved" in row:
+            assert row[3] == "\u2014"
+            assert f"# degree {row[0]}, radial {row[1]}: unresolved" in r.output
+
+
+def test_gaussian_csv_and_json():
+    rows = list(csv.DictReader(io.StringIO(ok(*GAUSS, "--format", "csv").output)))
+    doc = json.loads(ok(*GAUSS, "--format", "json").output)
+    assert list(rows[0]) == ["degree", "radial", "multiplicity", "value", "normalized", "fractional_variance",
+                             "error", "digits", "flag"]
+    assert {"domain", "dim", "activation", "depth", "weight_var", "bias_var", "kernel", "precision", "trace",
+            "radial", "radial_nodes", "eigenvalues"} <= set(doc)
+    assert (doc["domain"], doc["dim"], doc["radial"], doc["precision"]) == ("gaussian", 3, 2, "double")
+    assert type(doc["radial_nodes"]) is int and doc["radial_nodes"] >= 2
+    recs = doc["eigenvalues"]
+    assert [(e["degree"], e["radial_index"]) for e in recs] == [(k, j) for k in range(3) for j in range(2)]
+    assert [(int(x["degree"]), int(x["radial"])) for x in rows] == [(k, j) for k in range(3) for j in range(2)]
+    for e, x in zip(recs, rows):
+        assert type(e["multiplicity"]) is int and e["multiplicity"] == n_harmonics(3, e["degree"])
+        assert int(x["multiplicity"]) == e["multiplicity"]
+        if e["value"] is None:
+            assert e["flag"] and x["flag"] and x["value"] == ""
+        else:
+            assert close(x["value"], e["value"], 1e-15)
+    # the radial eigenvalues of each degree are descending
+    for k in range(3):
+        top, second = recs[2 * k]["value"], recs[2 * k + 1]["value"]
+        assert top is not None and (second is None or second <= top)
+
+
+def test_gaussian_default_radial_and_max_degree():
+    doc = json.loads(ok("eigs", "--domain", "gaussian", "--dim", "2", "--kernel", "ck", "--format", "json").output)
+    assert doc["radial"] == 4
+    assert [(e["degree"], e["radial_index"]) for e in doc["eigenvalues"]] == [(k, j) for k in range(7)
+                                                                               for j in range(4)]
+    doc = json.loads(ok("eigs", "--domain", "gaussian", "--dim", "1", "--radial", "1", "--format", "json").output)
+    assert [e["degree"] for e in doc["eigenvalues"]] == [0, 1]  # d = 1: even and odd parts
+    assert [e["multiplicity"] for e in doc["eigenvalues"]] == [1, 1]
+
+
+def test_gaussian_linear_kernel():
+    # depth 0: K(x, y) = wv <x,y>/d + bv: mu_{0,0} = bv, mu_{1,0} = wv/d, E K(x,x) = wv + bv
+    doc = json.loads(ok(*GAUSS, *LINEAR, "--format", "json").output)
+    recs = {(e["degree"], e["radial_index"]): e for e in doc["eigenvalues"]}
+    assert close(doc["trace"], 2.5, 1e-12)
+    assert close(recs[0, 0]["value"], 0.5, 1e-12) and close(recs[1, 0]["value"], 2 / 3, 1e-12)
+    assert recs[2, 0]["value"] == 0 and recs[2, 0]["structural_zero"] is True
+    for k in (0, 1):  # rank one in the radius: the second radial eigenvalue is 0
+        assert recs[k, 1]["value"] is None or abs(recs[k, 1]["value"]) < 1e-12
+
+
+def test_gaussian_x2_closed_form():
+    # x2, depth 1, wv 1, bv 0: CK = rho rho' + 2 rho rho' t^2 with rho = |x|^2/d (rho ~ chi2_d / d,
+    # E rho^2 = (d^2 + 2d)/d^2), t the cosine of the angle. Degree 0: (1 + 2/d) rho rho', rank one,
+    # mu_{0,0} = (1 + 2/d) E rho^2; degree 2: 2 (d-1)/d rho rho' / N(d,2), mu_{2,0} = 2 (d-1)/d E rho^2 / N(d,2);
+    # trace E K(x,x) = 3 E rho^2. At d = 3: 25/9, 4/9 and 5.
+    d = 3
+    e_rho2 = Fraction(d * d + 2 * d, d * d)
+    doc = json.loads(ok("eigs", "--domain", "gaussian", "--dim", "3", "--max-degree", "2", "--radial", "1",
+                        "--activation", "x2", "--depth", "1", "--weight-var", "1", "--kernel", "ck",
+                        "--format", "json").output)
+    vals = [e["value"] for e in doc["eigenvalues"]]
+    assert close(vals[0], (1 + Fraction(2, d)) * e_rho2, 1e-12)
+    assert vals[1] == 0
+    assert close(vals[2], 2 * Fraction(d - 1, d) * e_rho2 / n_harmonics(d, 2), 1e-12)
+    assert close(doc["trace"], 3 * e_rho2, 1e-12)
+
+
+def test_gaussian_n_digits():
+    args = ("eigs", "--domain", "gaussian", "--dim", "3", "--max-degree", "1", "--radial", "1", *LINEAR,
+            "--precision", "12")
+    doc = json.loads(ok(*args, "--format", "json").output)
+    assert doc["precision"] == 12 and isinstance(doc["trace"], str) and close(doc["trace"], 2.5, 1e-11)
+    a, b = doc["eigenvalues"]
+    assert significant_digits(a["value"]) == 12 and close(a["value"], 0.5, 1e-11)
+    assert significant_digits(b["value"]) == 12 and close(b["value"], 2 / 3, 1e-11)
+    assert a["radial_index"] == b["radial_index"] == 0
+    _, rows = table_rows(ok(*args).output)
+    assert [significant_digits(row[3]) for row in rows] == [12, 12]
+
+
+def test_gaussian_library_error_is_one_line(monkeypatch):
+    def broken(*args, **kwargs):
+        assert kwargs["radial"] == 3
+        raise ValueError("radial must be\n an integer in 1..64; got 99")
+
+    monkeypatch.setattr(spectra, "gaussian_eigenvalues", broken)
+    r = run("eigs", "--domain", "gaussian", "--radial", "3")
+    assert r.exit_code == 2 and r.stderr == "Error: radial must be an integer in 1..64; got 99\n"
+
+
+# ---------------------------------------------------------------------------------------
+# compare
+# ---------------------------------------------------------------------------------------
+
+COMPARE_COLS = ["dim", "degree", "cube", "sphere", "gaussian", "asymptotic", "rel_cube", "rel_sphere",
+                "rel_gaussian"]
+ERF = ["--activation", "erf", "--depth", "2", "--weight-var", "2", "--bias-var", "0.5", "--kernel", "ntk"]
+
+
+def test_compare_json_differences_shrink_like_1_over_d():
+    doc = json.loads(ok("compare", *ERF, "--dim", "16,256", "--max-degree", "3", "--format", "json").output)
+    assert (doc["activation"], doc["depth"], doc["weight_var"], doc["bias_var"], doc["kernel"]) == \
+        ("erf", 2, 2, "1/2", "ntk")
+    assert doc["dims"] == [16, 256] and doc["max_degree"] == 3
+    rows = doc["rows"]
+    assert [(r["dim"], r["degree"]) for r in rows] == [(d, k) for d in (16, 256) for k in range(4)]
+    assert all(list(r) == COMPARE_COLS for r in rows)
+    # asymptotic: Phi(0) and Phi'(0)/d from the kernel itself (central difference)
+    spec = spectra.Architecture("erf", depth=2, weight_var=2, bias_var="0.5")
+    h = 1e-4
+    phi0, phip, phim = (float(v) for v in spectra.kernel(spec, [0.0, h, -h], "ntk"))
+    by = {(r["dim"], r["degree"]): r for r in rows}
+    for d in (16, 256):
+        assert close(by[d, 0]["asymptotic"], phi0, 1e-12)
+        assert close(by[d, 1]["asymptotic"], (phip - phim) / (2 * h) / d, 1e-7)
+        for k in range(4):
+            r = by[d, k]
+            for name in ("cube", "sphere", "gaussian"):
+                assert close(r["rel_" + name], (r[name] - r["asymptotic"]) / r["asymptotic"], 1e-9)
+    for k in range(4):
+        small, large = abs(by[16, k]["rel_sphere"]), abs(by[256, k]["rel_sphere"])
+        assert large < small / 4  # ~ 1/d: a factor ~16 from d = 16 to d = 256
+
+
+def test_compare_linear_kernel_and_missing_values():
+    # depth 0: every domain has mu_0 = bv, mu_1 = wv/d = Phi'(0)/d exactly and nothing above;
+    # d = 2 has no cube degree 3
+    args = ("compare", *LINEAR, "--dim", "2,8", "--max-degree", "3")
+    doc = json.loads(ok(*args, "--format", "json").output)
+    by = {(r["dim"], r["degree"]): r for r in doc["rows"]}
+    for d in (2, 8):
+        for name in ("cube", "sphere", "gaussian", "asymptotic"):
+            assert close(by[d, 0][name], 0.5, 1e-12) and close(by[d, 1][name], 2 / d, 1e-12)
+        for name in ("rel_cube", "rel_sphere", "rel_gaussian"):
+            assert abs(by[d, 0][name]) < 1e-12 and abs(by[d, 1][name]) < 1e-12
+            assert by[d, 2][name] is None  # the asymptotic value is 0
+        assert by[d, 2]["asymptotic"] == 0 and by[d, 2]["sphere"] == 0
+    assert by[2, 3]["cube"] is None and by[8, 3]["cube"] == 0
+    rows = list(csv.DictReader(io.StringIO(ok(*args, "--format", "csv").output)))
+    assert list(rows[0]) == COMPARE_COLS and len(rows) == 8
+    assert rows[3]["dim"] == "2" and rows[3]["degree"] == "3" and rows[3]["cube"] == ""
+    assert rows[2]["rel_sphere"] == "" and close(rows[5]["sphere"], 0.25, 1e-12)
+    r = ok(*args)
+    head = [ln for ln in r.output.splitlines() if ln.startswith("#")]
+    assert "1/d" in " ".join(head) and "Phi^(k)(0)/d^k" in " ".join(head)
+    assert "identity, depth 0, weight_var 2, bias_var 1/2" in head[0]
+    header, table = table_rows(r.output)
+    assert header == COMPARE_COLS and len(table) == 8
+    assert table[3][:3] == ["2", "3", "\u2014"] and table[2][7] == "\u2014"
+    assert close(table[5][3], 0.25, 1e-6)
+    # aligned: every line of the table has the same width as its header
+    lines = [ln for ln in r.output.splitlines() if not ln.startswith("#")]
+    assert len({len(ln) for ln in lines}) == 1
+
+
+def test_compare_defaults(monkeypatch):
+    seen = {}
+
+    def fake(spec, dims, kernel="ntk", max_degree=6, precision="double"):
+        seen.update(spec=spec, dims=dims, kernel=kernel, max_degree=max_degree)
+        return [{"dim": d, "degree": 0, "cube": float("nan"), "sphere": 1.0, "gaussian": 1.0, "asymptotic": 1.0,
+                 "rel_cube": None, "rel_sphere": 0.0, "rel_gaussian": 0.0} for d in dims]
+
+    monkeypatch.setattr(spectra, "compare_domains", fake)
+    doc = json.loads(ok("compare", "--format", "json").output)
+    assert seen["dims"] == [16, 64, 256, 1024] and seen["max_degree"] == 6 and seen["kernel"] == "ntk"
+    assert seen["spec"].as_dict()["activation"] == "relu"
+    assert doc["rows"][0]["cube"] is None  # NaN (unresolved) is written as null, not as NaN
+
+
+# ---------------------------------------------------------------------------------------
+# sweep --domain sphere
+# ---------------------------------------------------------------------------------------
+
+
+def test_sweep_sphere_npz(tmp_path):
+    path = tmp_path / "sphere.npz"
+    r = ok(*SWEEP, "--domain", "sphere", "--output", str(path))
+    assert "sphere" in r.output and "(3, 3, 2, 4)" in r.output and len(r.output.splitlines()) == 1
+    assert os.listdir(tmp_path) == ["sphere.npz"]
+    with np.load(path) as z:
+        assert set(z.files) == {"ck", "ck_err", "ck_phi1", "ntk", "ntk_err", "ntk_phi1", "depths", "weight_var",
+                                "bias_var", "degrees", "activation", "dim"}
+        for k in ("ck", "ntk"):
+            assert z[k].shape == z[k + "_err"].shape == (3, 3, 2, 4)
+            assert z[k + "_phi1"].shape == (3, 3, 2)
+        assert z["depths"].tolist() == [0, 1, 2] and z["degrees"].tolist() == [0, 1, 2, 3]
+        assert int(z["dim"]) == 7 and str(z["activation"]) == "relu"
+        # depth 0 is linear on the sphere too: mu_0 = bv, mu_1 = wv/d, nothing else; Phi(1) = wv + bv
+        wv = np.array([1, 1.5, 2])[:, None]
+        bv = np.array([0, 2])[None, :]
+        assert np.allclose(z["ck"][0, :, :, 0], np.broadcast_to(bv, (3, 2)), rtol=1e-12, atol=1e-14)
+        assert np.allclose(z["ck"][0, :, :, 1], np.broadcast_to(wv / 7, (3, 2)), rtol=1e-12, atol=0)
+        assert np.all(z["ck"][0, :, :, 2:] == 0)
+        assert np.allclose(z["ck_phi1"][0], wv + bv, rtol=1e-14)
+        # the grid agrees with `spectra eigs --domain sphere` at a grid point
+        doc = json.loads(ok("eigs", "--domain", "sphere", *D7, "--kernel", "ntk", "--max-degree", "3",
+                            "--format", "json").output)
+        assert np.allclose(z["ntk"][2, 2, 1], [e["value"] for e in doc["eigenvalues"]], rtol=1e-9, atol=0)
+        assert math.isclose(z["ntk_phi1"][2, 2, 1], 18, rel_tol=1e-14)
+
+
+def test_sweep_sphere_csv(tmp_path):
+    path = tmp_path / "sphere.csv"
+    ok(*SWEEP, "--domain", "sphere", "--output", str(path))
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["kernel", "depth", "weight_var", "bias_var", "degree", "value", "error", "phi1"]
+    assert len(rows) == 2 * 3 * 3 * 2 * 4
+    x = next(x for x in rows if (x["kernel"], x["depth"], x["weight_var"], x["bias_var"], x["degree"])
+             == ("ck", "0", "2.0", "2.0", "1"))
+    assert close(x["value"], 2 / 7, 1e-12) and close(x["phi1"], 4, 1e-14)
+
+
+def test_sweep_sphere_progress_total(monkeypatch, tmp_path):
+    seen = {}
+    real_bar = click.progressbar
+
+    def recording_bar(*args, **kwargs):
+        bar = real_bar(*args, **kwargs)
+        seen["length"] = kwargs["length"]
+        real_update = bar.update
+
+        def update(n, *a):
+            seen["done"] = seen.get("done", 0) + n
+            return real_update(n, *a)
+
+        bar.update = update
+        return bar
+
+    monkeypatch.setattr(cli_module, "_isatty", lambda stream: True)
+    monkeypatch.setattr(cli_module.click, "progressbar", recording_bar)
+    r = run("sweep", "--domain", "sphere", "--dim", "7", "--max-depth", "3", "--max-degree", "2",
+            "--weight-var", "1:2:5", "--threads", "4", "--output", str(tmp_path / "g.npz"))
+    assert r.exit_code == 0, (r.stderr, r.exception)
+    assert seen["length"] == seen["done"] == 4  # one step per depth 0..3; threads play no part
+
+
+# ---------------------------------------------------------------------------------------
 # kernel
 # ---------------------------------------------------------------------------------------
 
@@ -348,7 +718,8 @@ def test_sweep_progress_total_matches_library(monkeypatch, tmp_path, weight_var,
 
 @pytest.mark.parametrize("exc, code", [(ValueError("weight_var: boom"), 2), (KeyboardInterrupt(), 130)])
 @pytest.mark.parametrize("ext", [".npz", ".csv"])
-def test_sweep_failure_leaves_no_partial_file(monkeypatch, tmp_path, exc, code, ext):
+@pytest.mark.parametrize("domain", ["cube", "sphere"])
+def test_sweep_failure_leaves_no_partial_file(monkeypatch, tmp_path, exc, code, ext, domain):
     calls = []
 
     def failing_grid(*args, progress=None, **kwargs):
@@ -357,10 +728,10 @@ def test_sweep_failure_leaves_no_partial_file(monkeypatch, tmp_path, exc, code, 
         progress(1)
         raise exc
 
-    monkeypatch.setattr(spectra, "cube_eigenvalues_grid", failing_grid)
+    monkeypatch.setattr(spectra, f"{domain}_eigenvalues_grid", failing_grid)
     old = tmp_path / ("old" + ext)
     old.write_text("previous results")
-    r = run(*SWEEP, "--output", str(old))
+    r = run(*SWEEP, "--domain", domain, "--output", str(old))
     assert calls and r.exit_code == code
     assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith("Error: ")
     assert "Traceback" not in r.output + r.stderr
@@ -384,7 +755,20 @@ def test_sweep_output_errors(tmp_path):
 # ---------------------------------------------------------------------------------------
 
 BAD = [
-    (["eigs", "--domain", "sphere"], "domain must be one of cube; got 'sphere'"),
+    (["eigs", "--domain", "torus"], "domain must be one of cube, sphere, gaussian; got 'torus'"),
+    (["eigs", "--domain", "sphere", "--dim", "1"], "dim must be an integer >= 2; got 1"),
+    (["eigs", "--domain", "sphere", "--dim", "0"], "dim must be an integer >= 2"),
+    (["eigs", "--domain", "sphere", "--precision", "exact", "--dim", "5"], "precision"),  # relu: no closed form
+    (["eigs", "--domain", "sphere", "--max-degree", "-1"], "max_degree"),
+    (["eigs", "--domain", "gaussian", "--dim", "0"], "dim must be an integer >= 1; got 0"),
+    (["eigs", "--domain", "gaussian", "--dim", "1", "--max-degree", "2"], "max_degree must be an integer in 0..1"),
+    (["eigs", "--domain", "gaussian", "--precision", "exact"], "precision: 'exact' is not available"),
+    (["eigs", "--domain", "gaussian", "--radial", "0"], "radial must be an integer in 1..64; got 0"),
+    (["eigs", "--domain", "gaussian", "--radial", "65"], "radial must be an integer in 1..64; got 65"),
+    (["eigs", "--domain", "gaussian", "--radial", "two"], "radial must be an integer"),
+    (["eigs", "--radial", "2"], "radial is for --domain gaussian only"),
+    (["eigs", "--domain", "sphere", "--radial", "4"], "radial is for --domain gaussian only"),
+    (["eigs", "--domain", "cube", "--radial", "4", "--format", "json"], "radial"),
     (["eigs", "--dim", "0"], "dim"),
     (["eigs", "--dim", "-3"], "dim"),
     (["eigs", "--dim", "1.5"], "dim"),
@@ -450,6 +834,26 @@ BAD = [
     (["sweep", "-o", "g.npz", "--threads", "0"], "threads"),
     (["sweep", "-o", "g.txt"], "output"),
     (["sweep"], "--output"),
+    (["sweep", "-o", "g.npz", "--domain", "gaussian"], "domain must be one of cube, sphere; got 'gaussian'"),
+    (["sweep", "-o", "g.npz", "--domain", "sphere", "--dim", "1"], "dim must be an integer >= 2"),
+    (["sweep", "-o", "g.npz", "--domain", "sphere", "--max-depth", "-1"], "max_depth"),
+    (["sweep", "-o", "g.npz", "--domain", "sphere", "--weight-var", "0"], "weight_var"),
+    (["compare", "--dim", "1,16"], "dim must be a comma-separated list of integers >= 2"),
+    (["compare", "--dim", "16,,64"], "dim must be"),
+    (["compare", "--dim", "16;64"], "dim must be"),
+    (["compare", "--dim", "2.5"], "dim must be"),
+    (["compare", "--dim", "abc"], "dim must be"),
+    (["compare", "--dim", ""], "dim must be"),
+    (["compare", "--dim", "-16"], "dim must be"),
+    (["compare", "--max-degree", "65"], "max_degree must be an integer in 0..64"),
+    (["compare", "--max-degree", "-1"], "max_degree"),
+    (["compare", "--max-degree", "x"], "max_degree"),
+    (["compare", "--activation", "tanh"], "activation"),
+    (["compare", "--weight-var", "nan"], "weight_var"),
+    (["compare", "--bias-var", "-1"], "bias_var"),
+    (["compare", "--depth", "-1"], "depth"),
+    (["compare", "--kernel", "gp"], "kernel"),
+    (["compare", "--format", "xml"], "format"),
 ]
 
 
@@ -492,13 +896,17 @@ def test_keyboard_interrupt_exits_130(monkeypatch):
 
 
 @pytest.mark.parametrize("command, words", [
-    ([], ["eigs", "kernel", "sweep", "probability measure"]),
+    ([], ["eigs", "kernel", "sweep", "compare", "probability measure"]),
     (["eigs"], ["--domain", "--dim", "--activation", "--depth", "--weight-var", "--bias-var", "--kernel",
-                "--max-degree", "--precision", "--normalize", "--format", "uniform probability measure",
-                "fractional variance"]),
+                "--max-degree", "--radial", "--precision", "--normalize", "--format", "probability measure",
+                "fractional variance", "{-1,+1}^d", "sqrt(d)·S^{d-1}", "N(0, I_d)", "C(d,k)",
+                "N(d,k) = C(d+k-1,k) - C(d+k-3,k-2)", "spherical harmonics", "radial index", "Phi(1)",
+                "E K(x,x)"]),
+    (["compare"], ["--dim", "--max-degree", "--activation", "--depth", "--weight-var", "--bias-var", "--kernel",
+                   "--format", "Phi^(k)(0)/d^k", "1/d", "16,64,256,1024"]),
     (["kernel"], ["--t", "--symbolic", "--precision", "--format", "t = <x,y>/d"]),
-    (["sweep"], ["--weight-var", "--bias-var", "--max-depth", "--max-degree", "--threads", "--output",
-                 "start:stop:num", ".npz", ".csv"]),
+    (["sweep"], ["--domain", "--weight-var", "--bias-var", "--max-depth", "--max-degree", "--threads", "--output",
+                 "start:stop:num", ".npz", ".csv", "sphere", "ignored"]),
 ])
 def test_help(command, words):
     for flag in ("--help", "-h"):
@@ -521,8 +929,9 @@ def test_version():
 
 def test_python_dash_m_and_import_stays_click_free():
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    r = subprocess.run([sys.executable, "-m", "spectra", "--version"], capture_output=True, text=True, env=env)
+    r = subprocess.run([sys.executable, "-m", "spectra", "--version"], capture_output=True, text=True, env=env,
+                       check=False)
     assert r.returncode == 0 and r.stdout.strip() == f"spectra {spectra.__version__}"
     r = subprocess.run([sys.executable, "-c", "import sys, spectra; print('click' in sys.modules)"],
-                       capture_output=True, text=True, env=env)
+                       capture_output=True, text=True, env=env, check=False)
     assert r.stdout.strip() == "False"

@@ -26,9 +26,13 @@ import spectra
 from spectra._format import digits_text  # the same digit strings as the JSON records
 
 #: Input distributions ``spectra eigs --domain`` accepts, with the library function that
-#: computes their spectrum (looked up on :mod:`spectra` at call time). Add "sphere" and
-#: "gaussian" here when the library has them.
-DOMAINS = {"cube": "cube_eigenvalues"}
+#: computes their spectrum (looked up on :mod:`spectra` at call time).
+DOMAINS = {"cube": "cube_eigenvalues", "sphere": "sphere_eigenvalues", "gaussian": "gaussian_eigenvalues"}
+#: Domains ``spectra sweep --domain`` accepts, with their grid function.
+SWEEP_DOMAINS = {"cube": "cube_eigenvalues_grid", "sphere": "sphere_eigenvalues_grid"}
+#: Radial eigenvalues per degree on the Gaussian when --radial is not given.
+DEFAULT_RADIAL = 4
+DEFAULT_COMPARE_DIMS = "16,64,256,1024"
 FORMATS = ("table", "csv", "json")
 SWEEP_EXTENSIONS = (".npz", ".csv")
 DEFAULT_T = "-1,-0.5,0,0.5,1"
@@ -37,6 +41,8 @@ MISSING = "\u2014"
 
 EIGS_CSV_COLUMNS = ("degree", "multiplicity", "value", "normalized", "fractional_variance", "error",
                     "digits", "flag")
+COMPARE_COLUMNS = ("dim", "degree", "cube", "sphere", "gaussian", "asymptotic", "rel_cube", "rel_sphere",
+                   "rel_gaussian")
 SWEEP_CSV_COLUMNS = ("kernel", "depth", "weight_var", "bias_var", "degree", "value", "error", "phi1")
 
 
@@ -234,6 +240,24 @@ def parse_grid(label: str, text: str):
     return np.array(values, dtype=float)
 
 
+def parse_dims(text: str) -> list[int]:
+    """A comma-separated list of dimensions, each an integer >= 2 (``spectra compare --dim``)."""
+    usage = f"dim must be a comma-separated list of integers >= 2, e.g. 16,64,256; got {text!r}"
+    items = [p.strip() for p in text.split(",")]
+    if not text.strip() or any(not p for p in items):
+        raise CLIError(usage)
+    dims = []
+    for p in items:
+        try:
+            d = int(p, 10)
+        except ValueError:
+            raise CLIError(usage) from None
+        if d < 2:
+            raise CLIError(usage)
+        dims.append(d)
+    return dims
+
+
 def parse_t(text: str, exact: bool):
     """Comma-separated t values: strings (kept exact by the library) or floats."""
     usage = f"t must be a comma-separated list of finite numbers in [-1, 1]; got {text!r}"
@@ -415,12 +439,17 @@ def main():
     inputs enter as sigma_w^2 <x,y>/d + sigma_b^2 (CONVENTIONS section 1).
     Eigenvalues are those of the integral operator (Tf)(x) = E_y[K(x,y) f(y)] under the
     probability measure of the input domain, so sum_k multiplicity_k * mu_k = E K(x,x)
-    (CONVENTIONS section 2).
+    (CONVENTIONS section 2). Domains: the cube {-1,+1}^d and the sphere sqrt(d)·S^{d-1}
+    (both uniform) and the Gaussian N(0, I_d); `compare` sets them against the
+    high-dimensional limit Phi^(k)(0)/d^k.
 
     \b
     Examples:
       spectra eigs --dim 128 --activation relu --depth 2 --kernel ntk
       spectra eigs --dim 7 --bias-var 2 --precision 30 --format json
+      spectra eigs --domain sphere --dim 64 --activation erf
+      spectra eigs --domain gaussian --dim 16 --max-degree 4 --radial 3
+      spectra compare --activation erf --dim 16,64,256,1024 --max-degree 6
       spectra kernel --activation erf --depth 3 --t=-1,0,1
       spectra sweep --activation erf --weight-var 1:5:41 --bias-var 0:4:41 --output grid.npz
 
@@ -445,29 +474,73 @@ def _resolve_precision(precision):
         return spectra.resolve_precision(precision)
 
 
+_DOMAIN_HELP = (
+    "Input distribution. cube: uniform on {-1,+1}^d; eigenfunctions the monomials "
+    "prod_{i in S} x_i, degree k = |S|, multiplicity C(d,k). sphere: uniform on "
+    "sqrt(d)·S^{d-1} (d >= 2); eigenfunctions the spherical harmonics of degree k, "
+    "multiplicity N(d,k) = C(d+k-1,k) - C(d+k-3,k-2). gaussian: N(0, I_d); eigenfunctions "
+    "(radial function) x (harmonic of degree k), eigenvalues mu_{k,j} with radial index "
+    "j = 0, 1, ... (descending), multiplicity N(d,k).")
+
+
+def _multiplicity_text(domain: str, d: int) -> str:
+    """The multiplicity formula of a domain, with d substituted (table headers)."""
+    if domain == "cube":
+        return f"multiplicity C({d},k)"
+
+    def plus(n):
+        return f"k+{n}" if n > 0 else ("k" if n == 0 else f"k-{-n}")
+
+    return f"multiplicity N({d},k) = C({plus(d - 1)},k) - C({plus(d - 3)},k-2)"
+
+
+def _domain_text(domain: str, d: int) -> str:
+    """Where the eigenvalues live, for the first table header line."""
+    if domain == "cube":
+        return f"on the cube {{-1,+1}}^{d} (uniform probability measure)"
+    if domain == "sphere":
+        return f"on the sphere sqrt({d})·S^{d - 1} (uniform probability measure)"
+    return f"mu_{{k,j}} under the Gaussian N(0, I_{d})"
+
+
 @main.command("eigs")
-@click.option("--domain", type=_OneOf("domain", DOMAINS), default="cube", show_default=True,
-              help="Input distribution. cube: uniform on {-1,+1}^d; eigenfunctions are the "
-                   "monomials prod_{i in S} x_i, degree k = |S|, multiplicity C(d,k).")
-@click.option("--dim", type=_Int("dim"), default=128, show_default=True, help="Input dimension d >= 1.")
+@click.option("--domain", type=_OneOf("domain", DOMAINS), default="cube", show_default=True, help=_DOMAIN_HELP)
+@click.option("--dim", type=_Int("dim"), default=128, show_default=True,
+              help="Input dimension d >= 1 (d >= 2 on the sphere).")
 @architecture_options
 @click.option("--max-degree", type=_Int("max_degree"), default=None,
-              help="Degrees 0..max-degree (at most dim on the cube).  [default: min(dim, 10)]")
-@click.option("--precision", default="double", show_default=True, metavar="PRECISION", help=_PRECISION_HELP)
+              help="Degrees 0..max-degree (at most dim on the cube; at most 1 on the Gaussian at "
+                   "d = 1).  [default: cube min(dim, 10); sphere 10; gaussian 6, 1 at d = 1]")
+@click.option("--radial", type=_Int("radial"), default=None, metavar="J",
+              help="Gaussian only: the J largest radial eigenvalues mu_{k,0} >= ... >= mu_{k,J-1} "
+                   f"of each degree, 1 <= J <= 64.  [default: {DEFAULT_RADIAL}]")
+@click.option("--precision", default="double", show_default=True, metavar="PRECISION",
+              help=_PRECISION_HELP + " The Gaussian has no 'exact' (no closed form); the sphere has it "
+                                     "for polynomial activations (identity, x<n>).")
 @click.option("--normalize", is_flag=True,
               help="Table: show mu_k / E K(x,x) (so sum_k multiplicity_k * mu_k = 1) instead of mu_k. "
                    "CSV and JSON always carry both.")
 @click.option("--format", "fmt", type=_OneOf("format", FORMATS), default="table", show_default=True,
-              help="table: aligned columns; csv: one row per degree; json: inputs and per-degree records.")
-def eigs(domain, dim, activation, depth, weight_var, bias_var, kernel, max_degree, precision, normalize, fmt):
-    """Eigenvalues mu_k of the CK or NTK integral operator, one per degree k.
+              help="table: aligned columns; csv: one row per eigenvalue; json: inputs and per-eigenvalue "
+                   "records.")
+def eigs(domain, dim, activation, depth, weight_var, bias_var, kernel, max_degree, radial, precision, normalize,
+         fmt):
+    """Eigenvalues of the CK or NTK integral operator: mu_k per degree k (mu_{k,j} on the Gaussian).
 
     \b
-    mu_k are the eigenvalues of (Tf)(x) = E_y[K(x,y) f(y)] under the uniform probability
-    measure on {-1,+1}^d (CONVENTIONS section 2), unnormalised: sum_k C(d,k) mu_k =
-    E K(x,x) = Phi(1), printed as the trace. Also shown: the normalised eigenvalue
-    mu_k / Phi(1) and the fractional variance C(d,k) mu_k / Phi(1), the share of a
-    GP(0, K) sample's variance in degree k (CONVENTIONS section 3).
+    The eigenvalues of (Tf)(x) = E_y[K(x,y) f(y)] under the probability measure of the
+    domain (CONVENTIONS section 2), unnormalised: sum multiplicity * eigenvalue = E K(x,x),
+    printed as the trace.
+      cube      uniform on {-1,+1}^d; eigenfunctions the monomials prod_{i in S} x_i,
+                degree k = |S| = 0..d; multiplicity C(d,k); trace Phi(1).
+      sphere    uniform on sqrt(d)·S^{d-1}, d >= 2; eigenfunctions the spherical harmonics
+                of degree k; multiplicity N(d,k) = C(d+k-1,k) - C(d+k-3,k-2); trace Phi(1).
+      gaussian  x ~ N(0, I_d); eigenfunctions (radial function) x (harmonic of degree k),
+                eigenvalues mu_{k,j}, radial index j = 0..J-1 (--radial J, descending);
+                multiplicity N(d,k); trace E K(x,x) (K depends on |x|, |y| too).
+    Also shown: the normalised eigenvalue mu / E K(x,x) and the fractional variance
+    multiplicity * mu / E K(x,x), the share of a GP(0, K) sample's variance in that
+    eigenspace (CONVENTIONS section 3).
 
     \b
     Every value comes with an absolute error bound and its number of correct significant
@@ -477,27 +550,42 @@ def eigs(domain, dim, activation, depth, weight_var, bias_var, kernel, max_degre
     a polynomial kernel) are exactly 0.
 
     JSON: {domain, dim, activation, depth, weight_var, bias_var, kernel, precision, trace,
-    eigenvalues: [{degree, value, multiplicity, normalized, fractional_variance, error,
-    digits, [flag], [structural_zero], [exact]}]}. Values are numbers at double precision
-    and decimal strings carrying every requested digit at N digits; exact mode adds the
-    closed form ("exact") next to a 20-digit decimal. Multiplicities are exact integers;
-    weight_var and bias_var are echoed as integers or exact fractions ("1/10").
+    [radial, radial_nodes], eigenvalues: [{degree, [radial_index], value, multiplicity,
+    normalized, fractional_variance, error, digits, [flag], [structural_zero], [exact]}]}.
+    Values are numbers at double precision and decimal strings carrying every requested
+    digit at N digits; exact mode adds the closed form ("exact") next to a 20-digit decimal.
+    Multiplicities are exact integers; weight_var and bias_var are echoed as integers or
+    exact fractions ("1/10"). On the Gaussian, "radial" is J and "radial_nodes" the size of
+    the final radial quadrature rule; CSV and table get a "radial" column (j).
     """
+    if radial is not None and domain != "gaussian":
+        raise CLIError(f"radial is for --domain gaussian only (radial eigenvalues per degree); got --domain {domain}")
     spec = _architecture(activation, depth, weight_var, bias_var)
     _resolve_precision(precision)
     compute = getattr(spectra, DOMAINS[domain])
+    options = {"max_degree": max_degree, "precision": precision}
+    if domain == "gaussian":
+        radial = DEFAULT_RADIAL if radial is None else radial
+        options["radial"] = radial
     with _library_errors():
-        spectrum = compute(spec, dim, kernel, max_degree, precision)
+        spectrum = compute(spec, dim, kernel, **options)
         records = spectrum.to_records()
     prec = spectrum.precision
+    gaussian = spectrum.domain == "gaussian"
     if fmt == "json":
         doc = {"domain": spectrum.domain, "dim": spectrum.dim, **spec.as_dict(), "kernel": spectrum.kernel,
-               "precision": prec.label, "trace": _scalar_json(spectrum.trace, prec), "eigenvalues": records}
+               "precision": prec.label, "trace": _scalar_json(spectrum.trace, prec)}
+        if gaussian:
+            doc["radial"] = radial
+            doc["radial_nodes"] = int(spectrum.extra["radial_nodes"])
+        doc["eigenvalues"] = records
         _dump_json(doc)
     elif fmt == "csv":
         exact = prec.kind == "exact"
         header = EIGS_CSV_COLUMNS + (("exact",) if exact else ())
-        rows = [[r.get(c) for c in header] for r in records]
+        if gaussian:
+            header = header[:1] + ("radial",) + header[1:]
+        rows = [[r.get("radial_index" if c == "radial" else c) for c in header] for r in records]
         _echo_csv(header, rows)
     else:
         for line in _eigs_table(spectrum, records, normalize):
@@ -508,12 +596,19 @@ def _eigs_table(spectrum, records, normalize) -> list[str]:
     prec = spectrum.precision
     kind = prec.kind
     d = spectrum.dim
+    gaussian = spectrum.domain == "gaussian"
+    trace = "E K(x,x)" if gaussian else "E K(x,x) = Phi(1)"
     lines = [
-        f"# {spectrum.kernel.upper()} eigenvalues on the {spectrum.domain} {{-1,+1}}^{d} (uniform probability "
-        f"measure): {_arch_text(spectrum.spec)}; precision {prec}",
-        f"# trace E K(x,x) = Phi(1) = {_scalar_text(spectrum.trace, prec)}; multiplicity C({d},k)"
-        + ("; eigenvalues divided by Phi(1)" if normalize else ""),
+        (f"# {spectrum.kernel.upper()} eigenvalues {_domain_text(spectrum.domain, d)}: "
+         f"{_arch_text(spectrum.spec)}; precision {prec}"),
+        (f"# trace {trace} = {_scalar_text(spectrum.trace, prec)}; {_multiplicity_text(spectrum.domain, d)}"
+         + ("; eigenvalues divided by the trace" if normalize else "")),
     ]
+    if gaussian:
+        lines.append(f"# eigenfunctions (radial function j) x (harmonic of degree k); radial index j = 0, 1, ... "
+                     f"(descending); radial rule of {int(spectrum.extra['radial_nodes'])} nodes")
+    elif spectrum.domain == "sphere":
+        lines.append("# eigenfunctions: the spherical harmonics of degree k")
     key = "normalized" if normalize else "value"
     values = spectrum.normalized if normalize else spectrum.values
     fvs = spectrum.fractional_variance
@@ -543,23 +638,92 @@ def _eigs_table(spectrum, records, normalize) -> list[str]:
             err_text = MISSING if err is None else str(err)
         digits_text = "exact" if digits is None else f"{digits:g}"
         note = ""
+        where = f"degree {r['degree']}" + (f", radial {r['radial_index']}" if gaussian else "")
         if flag:
             note = flag.split(":", 1)[0]
-            notes.append(f"# degree {r['degree']}: {flag}")
+            notes.append(f"# {where}: {flag}")
         elif structural:
             note = "structural zero"
-        row = [r["degree"], _int_text(r["multiplicity"]), val, fv, err_text, digits_text]
+        row = [r["degree"]] + ([r["radial_index"]] if gaussian else [])
+        row += [_int_text(r["multiplicity"]), val, fv, err_text, digits_text]
         if exact_col:
             row.append(r.get("exact", ""))
         row.append(note)
         rows.append(row)
-    headers = ["degree", "multiplicity", "normalized" if normalize else "eigenvalue", "frac_variance",
-               "error", "digits"] + (["exact"] if exact_col else []) + ["note"]
+    headers = (["degree"] + (["radial"] if gaussian else [])
+               + ["multiplicity", "normalized" if normalize else "eigenvalue", "frac_variance", "error", "digits"]
+               + (["exact"] if exact_col else []) + ["note"])
     lines += _table(headers, rows, left=("exact", "note"))
     if kind == "exact" and not exact_col:
         lines.append("# exact closed forms are long: see --format json (key \"exact\")")
     lines += notes
     return lines
+
+
+# ---------------------------------------------------------------------------------------
+# compare
+# ---------------------------------------------------------------------------------------
+
+
+@main.command("compare")
+@click.option("--dim", "dims", default=DEFAULT_COMPARE_DIMS, show_default=True, metavar="LIST",
+              help="Comma-separated input dimensions, each d >= 2.")
+@architecture_options
+@click.option("--max-degree", type=_Int("max_degree"), default=6, show_default=True,
+              help="Degrees 0..max-degree (0..64).")
+@click.option("--format", "fmt", type=_OneOf("format", FORMATS), default="table", show_default=True,
+              help="table: aligned columns; csv: one row per (dim, degree); json: inputs and rows.")
+def compare(dims, activation, depth, weight_var, bias_var, kernel, max_degree, fmt):
+    """The three domains against the high-dimensional limit, per dimension and degree.
+
+    \b
+    For each d and k: the cube mu_k ({-1,+1}^d, uniform), the sphere mu_k (sqrt(d)·S^{d-1},
+    uniform), the Gaussian's top radial eigenvalue mu_{k,0} (N(0, I_d)), the asymptotic value
+    Phi^(k)(0)/d^k (the k-th derivative of the kernel in t = <x,y>/d at t = 0, inputs of
+    norm sqrt(d)) and the relative differences rel_X = (X - asymptotic)/asymptotic. For a
+    kernel smooth at t = 0 the differences shrink like 1/d at fixed k (CONVENTIONS
+    section 2). Double precision; a dash (table), an empty field (CSV) or null (JSON) where
+    a value is not available: the cube above k = d, an unresolved value, or a relative
+    difference from an asymptotic value of 0.
+
+    JSON: {activation, depth, weight_var, bias_var, kernel, dims, max_degree, precision,
+    rows: [{dim, degree, cube, sphere, gaussian, asymptotic, rel_cube, rel_sphere,
+    rel_gaussian}]}.
+    """
+    dim_list = parse_dims(dims)
+    spec = _architecture(activation, depth, weight_var, bias_var)
+    with _library_errors():
+        raw = spectra.compare_domains(spec, dim_list, kernel, max_degree=max_degree)
+    rows = [{c: _finite_or_none(r.get(c)) for c in COMPARE_COLUMNS} for r in raw]
+    if fmt == "json":
+        _dump_json({**spec.as_dict(), "kernel": kernel, "dims": dim_list, "max_degree": max_degree,
+                    "precision": "double", "rows": rows})
+        return
+    if fmt == "csv":
+        _echo_csv(COMPARE_COLUMNS, [[r[c] for c in COMPARE_COLUMNS] for r in rows])
+        return
+    click.echo(f"# {kernel.upper()} eigenvalues on three domains vs the high-dimensional limit: {_arch_text(spec)}; "
+               "precision double")
+    click.echo("# cube: mu_k on {-1,+1}^d; sphere: mu_k on sqrt(d)·S^{d-1} (both uniform); "
+               "gaussian: mu_{k,0}, the top radial eigenvalue under N(0, I_d)")
+    click.echo("# asymptotic: Phi^(k)(0)/d^k; rel_*: (value - asymptotic)/asymptotic, which shrinks like 1/d "
+               f"for a kernel smooth at t = 0; {MISSING}: not available")
+    table_rows = []
+    for r in rows:
+        table_rows.append([r["dim"], r["degree"]]
+                          + [_short(r[c]) for c in ("cube", "sphere", "gaussian", "asymptotic")]
+                          + [MISSING if r[c] is None else f"{r[c]:+.2e}" for c in ("rel_cube", "rel_sphere",
+                                                                                     "rel_gaussian")])
+    for line in _table(list(COMPARE_COLUMNS), table_rows):
+        click.echo(line)
+
+
+def _finite_or_none(value):
+    """Ints as they are; floats as floats, None for None, NaN or an infinity."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    v = float(value)
+    return v if math.isfinite(v) else None
 
 
 # ---------------------------------------------------------------------------------------
@@ -658,10 +822,13 @@ def _default_threads() -> int:
 
 
 @main.command("sweep")
+@click.option("--domain", type=_OneOf("domain", SWEEP_DOMAINS), default="cube", show_default=True,
+              help="cube: uniform on {-1,+1}^d (multiplicity C(d,k)); sphere: uniform on sqrt(d)·S^{d-1}, "
+                   "d >= 2 (multiplicity N(d,k) = C(d+k-1,k) - C(d+k-3,k-2)).")
 @click.option("--activation", default="relu", show_default=True, metavar="NAME", help=_ACTIVATION_HELP)
 @click.option("--kernel", "kernels", default="ck,ntk", show_default=True, metavar="LIST",
               help="Comma-separated kernels: ck, ntk or both.")
-@click.option("--dim", type=_Int("dim"), default=128, show_default=True, help="Cube dimension d >= 1.")
+@click.option("--dim", type=_Int("dim"), default=128, show_default=True, help="Input dimension d >= 1 (d >= 2 on the sphere).")
 @click.option("--max-depth", type=_Int("max_depth"), default=16, show_default=True,
               help="Depths 0..max-depth, all computed in one pass of the layer recursion.")
 @click.option("--weight-var", default="2", show_default=True, metavar="GRID",
@@ -670,18 +837,21 @@ def _default_threads() -> int:
 @click.option("--bias-var", default="0", show_default=True, metavar="GRID",
               help="sigma_b^2 grid, same syntax, e.g. 0:4:41.")
 @click.option("--max-degree", type=_Int("max_degree"), default=None,
-              help="Degrees 0..max-degree.  [default: min(dim, 10)]")
+              help="Degrees 0..max-degree (at most dim on the cube).  [default: cube min(dim, 10); sphere 10]")
 @click.option("--threads", type=_Int("threads"), default=_default_threads,
-              help="Worker threads (the weight_var grid is split among them).  [default: min(CPUs, 8)]")
+              help="Worker threads (the weight_var grid is split among them); cube only, ignored "
+                   "with --domain sphere.  [default: min(CPUs, 8)]")
 @click.option("--output", "-o", required=True, metavar="FILE",
               help="Output file: .npz (arrays) or .csv (long format). Written atomically.")
-def sweep(activation, kernels, dim, max_depth, weight_var, bias_var, max_degree, threads, output):
-    """Cube eigenvalues on a whole (depth, weight_var, bias_var) grid, at double precision.
+def sweep(domain, activation, kernels, dim, max_depth, weight_var, bias_var, max_degree, threads, output):
+    """Cube or sphere eigenvalues on a whole (depth, weight_var, bias_var) grid, at double precision.
 
     \b
-    Unnormalised mu_k (uniform probability measure on {-1,+1}^d, CONVENTIONS section 2)
-    for every depth 0..max-depth, every grid point and degrees 0..max-degree; NaN where
-    the error bound exceeds 10% of the value (use `spectra eigs --precision N` there).
+    Unnormalised mu_k (uniform probability measure on the cube {-1,+1}^d or the sphere
+    sqrt(d)·S^{d-1}, CONVENTIONS section 2) for every depth 0..max-depth, every grid point
+    and degrees 0..max-degree; NaN where the error bound exceeds 10% of the value (use
+    `spectra eigs --domain ... --precision N` there). The sphere runs in one thread
+    (--threads is ignored there).
 
     \b
     .npz: for each kernel k, arrays k (depth, weight_var, bias_var, degree) of mu_k,
@@ -719,7 +889,7 @@ def sweep(activation, kernels, dim, max_depth, weight_var, bias_var, max_degree,
         raise CLIError(f"output: cannot write in {directory!r}: {e.strerror or e}") from None
     start = time.perf_counter()
     try:
-        out = _run_sweep(activation, dim, max_depth, wv, bv, kernel_list, max_degree, threads)
+        out = _run_sweep(domain, activation, dim, max_depth, wv, bv, kernel_list, max_degree, threads)
         out.pop("steps", None)
         try:
             if ext == ".npz":
@@ -741,7 +911,7 @@ def sweep(activation, kernels, dim, max_depth, weight_var, bias_var, max_degree,
         raise
     elapsed = time.perf_counter() - start
     shape = out[kernel_list[0]].shape
-    click.echo(f"wrote {output}: {', '.join(dict.fromkeys(kernel_list))} of shape {shape} "
+    click.echo(f"wrote {output}: {domain} {', '.join(dict.fromkeys(kernel_list))} of shape {shape} "
                f"(depth, weight_var, bias_var, degree) in {elapsed:.1f} s")
 
 
@@ -751,15 +921,18 @@ def _umask() -> int:
     return mask
 
 
-def _run_sweep(activation, dim, max_depth, wv, bv, kernels, max_degree, threads):
+def _run_sweep(domain, activation, dim, max_depth, wv, bv, kernels, max_degree, threads):
     """Call the library with a progress callback (a bar on a terminal) and make Ctrl-C stop
     the worker threads at their next step instead of after the whole grid."""
     cancel = threading.Event()
     lock = threading.Lock()
-    try:
-        total = spectra.grid_steps(max_depth, len(wv), threads)
-    except (ValueError, TypeError):
-        total = 1  # the library reports the bad argument when the sweep starts
+    if domain == "sphere":
+        total = max_depth + 1 if max_depth >= 0 else 1  # progress(1) once per depth
+    else:
+        try:
+            total = spectra.grid_steps(max_depth, len(wv), threads)
+        except (ValueError, TypeError):
+            total = 1  # the library reports the bad argument when the sweep starts
     show = _isatty(sys.stderr)
     bar_cm = (click.progressbar(length=total, label="sweep", file=sys.stderr, show_eta=True)
               if show else contextlib.nullcontext(None))
@@ -782,6 +955,9 @@ def _run_sweep(activation, dim, max_depth, wv, bv, kernels, max_degree, threads)
                 old = signal.signal(signal.SIGINT, on_sigint)
         try:
             with _library_errors():
+                if domain == "sphere":
+                    return spectra.sphere_eigenvalues_grid(activation, dim, max_depth, wv, bv, kernels,
+                                                           max_degree, progress=progress)
                 return spectra.cube_eigenvalues_grid(activation, dim, max_depth, wv, bv, kernels, max_degree,
                                                      progress=progress, threads=threads)
         finally:
@@ -802,7 +978,7 @@ def _write_sweep_csv(fh, out, kernels) -> None:
     nk = len(degrees)
 
     def cells(a):
-        return ["" if x != x else repr(x) for x in a.ravel().tolist()]
+        return ["" if math.isnan(x) else repr(x) for x in a.ravel().tolist()]
 
     for k in dict.fromkeys(kernels):
         for a, depth in enumerate(depths):
