@@ -26,6 +26,8 @@ d = 1: the "sphere" is {±1}, the harmonics are the even and odd parts, κ_0 and
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from . import _validate
@@ -148,7 +150,14 @@ def _trace_double(spec, d, kernel):
 
 def _gl_theta_mp(ctx, n):
     """n-point Gauss–Legendre rule on θ ∈ (0, π) at ctx precision (Newton refinement of the
-    float64 nodes on the Legendre recurrence; weights 2/((1 − x²) P_n'(x)²))."""
+    float64 nodes on the Legendre recurrence; weights 2/((1 − x²) P_n'(x)²)). Cached."""
+    theta, w = _gl_theta_cached(n, ctx.prec)
+    return [ctx.mpf(x) for x in theta], [ctx.mpf(x) for x in w]
+
+
+@lru_cache(maxsize=16)
+def _gl_theta_cached(n, prec):
+    ctx = MpOps(prec).ctx
     x0, _ = np.polynomial.legendre.leggauss(n)
     xs, ws = [], []
     for xf in x0:
@@ -268,8 +277,9 @@ def _eig_mp(ctx, kap_k, w, m, J):
 def _gaussian_digits(spec, d, kernel, K, J, N, lam_double=None, m_double=None, structural=None,
                      radial_slow=False, n_angular=None):
     """N-digit μ_{k,j}: Nyström at two radial rules (m₁ < m₂) and, at m₁, two angular rules
-    (n, 2n); the eigenvalues at (m₂, n) are reported with error
-    |λ(m₂) − λ(m₁)| + |λ(m₁, 2n) − λ(m₁, n)| + (Weyl bound of the arb radii) + rounding.
+    (n/2, n); the eigenvalues at (m₂, n) are reported with error
+    |λ(m₂) − λ(m₁)| + |λ(m₁, n) − λ(m₁, n/2)| + (Weyl bound of the arb radii) + rounding
+    (each difference bounds the error of the coarser rule, so over-estimates that of the finer).
     The rules grow until that error is below 10^-N |λ| for every requested value."""
     from ._radial import chi_gauss_mp
 
@@ -286,12 +296,46 @@ def _gaussian_digits(spec, d, kernel, K, J, N, lam_double=None, m_double=None, s
     if radial_slow and m2 < MAX_RADIAL_NODES:  # the double run's last change already exceeds 10^-N
         m2 = min(MAX_RADIAL_NODES, int(m2 * 1.5))
     m1 = max(2 * J + 4, int(m2 / 1.5))
-    n = max(16, K + 12, n_angular or 0) if d > 1 else 1
+    n = max(24, 2 * K + 8, n_angular or 0) if d > 1 else 1
     ctx = MpOps(bits).ctx
     tenN = ctx.mpf(10) ** (-N)
 
+    lam_min = None
+    if lam_double is not None:
+        vals = np.abs(np.asarray(lam_double, float))
+        ok = np.isfinite(vals) & (vals > 0)
+        if structural is not None:
+            ok &= ~np.asarray(structural)[:, None]
+        if ok.any():
+            lam_min = float(vals[ok].min())
+
+    def prune(r, w):
+        """Drop the radial nodes whose weight makes them irrelevant at N digits. Removing the
+        rows and columns D of √w κ √w moves each eigenvalue by at most
+        ‖A_D‖_F ≤ (2 Σ_{a∈D} w_a K_aa · Σ_b w_b K_bb)^{1/2} (|κ_k(r,r')| ≤ (K(x,x)K(y,y))^{1/2},
+        Cauchy–Schwarz); nodes are dropped while that bound stays below 10^-(N+2) λ_min."""
+        if lam_min is None:
+            return list(range(len(r))), ctx.zero
+        rf = np.array([float(x) for x in r])
+        wf = np.array([float(x) for x in w])
+        rho_f = rf * rf / d
+        L = _last(layers(spec.activation, rho_f, rho_f, rho_f, float(spec.weight_var), float(spec.bias_var),
+                         spec.depth, JetOps(), ntk=kernel == "ntk"))
+        mass = wf * np.abs(L.ntk if kernel == "ntk" else L.ck) * 2  # ×2: float64 slack
+        total = float(mass.sum())
+        budget = (10.0 ** (-(N + 2)) * lam_min) ** 2 / (2 * total)
+        order = np.argsort(mass)
+        csum = np.cumsum(mass[order])
+        ndrop = int(np.searchsorted(csum, budget, side="right"))
+        keep = sorted(order[ndrop:].tolist())
+        dropped = float(csum[ndrop - 1]) if ndrop else 0.0
+        return keep, ctx.sqrt(ctx.mpf(2 * dropped * total))
+
     def spectrum(m, nn):
         r, w = chi_gauss_mp(d, m, bits)
+        keep, drop_bound = prune(r, w)
+        r, w = [r[i] for i in keep], [w[i] for i in keep]
+        m = len(keep)
         rho = [x * x / d for x in r]
         kap, rad = _kappa_mp(spec, kernel, d, K, rho, ctx, bits, nn)
         out, weyl = [], []
@@ -303,12 +347,13 @@ def _gaussian_digits(spec, d, kernel, K, J, N, lam_double=None, m_double=None, s
             ev, ee = _eig_mp(ctx, kap[k], w, m, J)
             out.append(ev)
             a, b = _pairs(m)
-            weyl.append(ctx.sqrt(2 * sum((e * e) * w[i] * w[j] for i, j, e in zip(a, b, rad[k]))) + max(ee))
+            weyl.append(ctx.sqrt(2 * sum((e * e) * w[i] * w[j] for i, j, e in zip(a, b, rad[k]))) + max(ee)
+                        + drop_bound)
         return out, weyl
 
     for _ in range(8):
         lam1, _ = spectrum(m1, n)
-        lam1b, _ = spectrum(m1, 2 * n) if d > 1 else (lam1, None)
+        lam1b, _ = spectrum(m1, n // 2) if d > 1 else (lam1, None)
         lam2, weyl = spectrum(m2, n)
         errs = []
         good = True

@@ -242,12 +242,18 @@ class ArbOps:
         self.sqrt = np.frompyfunc(lambda v: arb(v).nonnegative_part().sqrt(), 1, 1)
         # arcsin and arccos through atan2 of nonnegative square roots: defined on balls that
         # straddle ±1 by rounding (a correlation of exactly ±1 is a ball around it)
+        one_ = arb(1)
+
         def _asin(v):
             v = arb(v)
+            if not (v.overlaps(one_) or v.overlaps(-one_)):
+                return v.asin()
             return arb.atan2(v, ((1 - v) * (1 + v)).nonnegative_part().sqrt())
 
         def _acos(v):
             v = arb(v)
+            if not (v.overlaps(one_) or v.overlaps(-one_)):
+                return v.acos()
             return 2 * arb.atan2((1 - v).nonnegative_part().sqrt(), (1 + v).nonnegative_part().sqrt())
 
         self.asin = np.frompyfunc(_asin, 1, 1)
