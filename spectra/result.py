@@ -94,6 +94,22 @@ class Spectrum:
             return out
         return np.array([m * v / self.trace for m, v in zip(self.multiplicities, self.values)], dtype=object)
 
+    def fractional_variance_by_degree(self):
+        """(degrees, FV_k): the fractional variance summed over entries of the same degree (on the
+        Gaussian, over the radial index j, leaving out unresolved (NaN) entries; elsewhere the same
+        as ``fractional_variance``)."""
+        fv = self.fractional_variance
+        ks = sorted(set(int(k) for k in self.degrees))
+        out = []
+        for k in ks:
+            parts = [fv[i] for i, kk in enumerate(self.degrees) if int(kk) == k]
+            if self.precision.kind in ("double", "auto"):
+                arr = np.asarray(parts, dtype=float)
+                out.append(float(np.sum(arr[np.isfinite(arr)])) if np.isfinite(arr).any() else np.nan)
+            else:
+                out.append(sum(parts[1:], parts[0]))
+        return np.array(ks), np.array(out, dtype=float if self.precision.kind in ("double", "auto") else object)
+
     def as_float(self) -> np.ndarray:
         """The values as float64 (NaN where unresolved)."""
         return np.array([_to_float(v) for v in self.values], dtype=float)
