@@ -423,7 +423,10 @@ def gaussian_eigenvalues(spec: Architecture, dim: int, kernel="ntk", max_degree=
                          "has no closed-form spectrum); use 'double' or an integer number of digits")
     if max_degree is None:
         max_degree = 1 if dim == 1 else 6
-    K = _validate.integer("max_degree", max_degree, lo=0, hi=1 if dim == 1 else 1000)
+    K = _validate.integer("max_degree", max_degree, lo=0, hi=1000)
+    if dim == 1 and K > 1:
+        raise ValueError(f"max_degree must be 0 or 1 on the gaussian at dim 1 (the harmonics are the even "
+                         f"and odd parts); got {K}")
     J = _validate.integer("radial", radial, lo=1, hi=64)
     structural = [spec.structural_zero(kernel, k) for k in range(K + 1)]
     lam, err, m, change, n_ang = _gaussian_double(spec, dim, kernel, K, J)

@@ -384,21 +384,110 @@ def funk_hecke_digits(phi_factory, d, ks, N, cancel_hint=None, max_level=12):
     return vals, errs, digits, flags
 
 
+def _taylor_at_zero_mp(spec, kernel, order, bits):
+    """Taylor coefficients a_0..a_order of Φ at t = 0 (mpf), by jets in a private mpmath context."""
+    mo = MpOps(bits)
+    X = Jet.variable(np.array([mo.ctx.zero], dtype=object), np.array([mo.ctx.one], dtype=object), order)
+    one = mo.const(1)
+    L = _last(layers(spec.activation, X, one, one, mo.const(spec.weight_var), mo.const(spec.bias_var),
+                     spec.depth, JetOps(mo), ntk=kernel == "ntk"))
+    J = L.ntk if kernel == "ntk" else L.ck
+    if not isinstance(J, Jet):
+        J = Jet.constant(J, X)
+    return [J.coef[n].reshape(-1)[0] for n in range(order + 1)], mo.ctx
+
+
+def _moments_mp(ctx, k, d, order):
+    """M(n, k, d) for n = k, k+2, …, ≤ order (mpf), by the ratio
+    M(n+2)/M(n) = (n+1)(n+2) / (4(m+1)(k+m+d/2)), n = k + 2m, from
+    M(k, k, d) = Γ(d/2) k! / (2^k Γ(k + d/2))."""
+    M = ctx.exp(ctx.loggamma(ctx.mpf(d) / 2) + ctx.loggamma(k + 1) - ctx.loggamma(k + ctx.mpf(d) / 2)) / ctx.mpf(2) ** k
+    out = []
+    n, m = k, 0
+    while n <= order:
+        out.append(M)
+        M = M * (n + 1) * (n + 2) / (4 * (m + 1) * (k + m + ctx.mpf(d) / 2))
+        n += 2
+        m += 1
+    return out, M  # M is now M(order', k, d), the first moment past the last term
+
+
+def _sphere_series(spec, d, kernel, ks, N, max_order=1200):
+    """N digits by the positive series μ_k = Σ_m a_{k+2m} M(k+2m, k, d) (a_n ≥ 0: Schoenberg).
+
+    No cancellation; the truncation after order n_max is bounded rigorously by
+    (Φ(1) − Σ_{n ≤ n_max} a_n) · M(n′, k, d), M(·, k, d) being decreasing past
+    m* = ((k+1)(k+2) − 4k − 2d) / (2(d−1)). The a_n come from jets at two precisions, whose
+    difference bounds their error. Fast when d ≫ k²/(2·log10 of the tail wanted); returns None
+    when max_order would not suffice (the caller then uses the quadrature)."""
+    K = max(ks)
+    digits_w = N + 15
+    bits = bits_for_digits(digits_w)
+    ctx = MpOps(bits).ctx
+    # order: every k must reach past its monotonicity threshold and make the moment ratio tiny
+    order = K
+    for k in ks:
+        mstar = max(0, math.ceil(((k + 1) * (k + 2) - 4 * k - 2 * d) / (2 * (d - 1))))
+        mom, _ = _moments_mp(ctx, k, d, k + 2 * (mstar + 400))
+        target = mom[0] * ctx.mpf(10) ** (-(N + 6))
+        m = mstar
+        while m < len(mom) and mom[m] > target:
+            m += 1
+        if m >= len(mom):
+            return None
+        order = max(order, k + 2 * m + 2)
+    if order > max_order:
+        return None
+    for _ in range(4):
+        a1, c1 = _taylor_at_zero_mp(spec, kernel, order, bits)
+        a2, _ = _taylor_at_zero_mp(spec, kernel, order, bits + 64)
+        phi1 = _phi_mp_fn(spec, kernel, bits + 64)[0](np.array([ctx.one], dtype=object))[0]
+        vals, errs, ok = [], [], True
+        partial = sum(a2, ctx.zero)
+        tail_mass = abs(phi1 - partial) + ctx.ldexp(abs(phi1), 8 - bits)
+        for k in ks:
+            mom, M_next = _moments_mp(ctx, k, d, order)
+            terms = [a2[k + 2 * i] * mom[i] for i in range(len(mom))]
+            v = ctx.fsum(terms)
+            e = (ctx.fsum(abs(a1[k + 2 * i] - a2[k + 2 * i]) * mom[i] for i in range(len(mom)))
+                 + tail_mass * M_next + ctx.ldexp(ctx.fsum(abs(t) for t in terms), 8 - bits) * len(terms))
+            vals.append(v)
+            errs.append(e)
+            if v == 0 or e > abs(v) * ctx.mpf(10) ** (-N) / 4:
+                ok = False
+        if ok:
+            return vals, errs
+        if order * 2 > max_order:
+            return None
+        order *= 2
+    return None
+
+
 def _sphere_digits(spec, d, kernel, ks, N, structural):
     todo = [k for k, s in zip(ks, structural) if not s]
     out_ctx = MpOps(bits_for_digits(N) + 8).ctx
     res = {}
     if todo:
-        # cancellation estimate from the double path: log10(Φ(1)/|μ_k|)
-        hint = None
+        # cancellation estimate log10(Φ(1)/|μ_k|): from the double path where it resolves μ_k,
+        # else at least log10 N(d,k) (N(d,k) μ_k ≤ Φ(1)); the quadrature raises it if short
+        hint = [math.log10(sphere_multiplicity(d, k)) for k in todo]
         try:
-            mu, err, tr = _sphere_double(spec, d, kernel, todo)
-            hint = [max(0.0, math.log10(abs(tr) / abs(m))) if m != 0 and np.isfinite(m) and abs(tr) > 0 else 0.0
-                    for m in mu]
+            with np.errstate(all="ignore"):
+                mu, err, tr = _sphere_double(spec, d, kernel, todo)
+            for i, m in enumerate(mu):
+                if m != 0 and np.isfinite(m) and tr != 0 and np.isfinite(tr):
+                    hint[i] = max(hint[i], math.log10(abs(tr)) - math.log10(abs(m)))
         except (FloatingPointError, ValueError, OverflowError):
-            hint = None
-        vals, errs, digits, flags = funk_hecke_digits(lambda b: _phi_mp_fn(spec, kernel, b), d, todo, N,
-                                                      cancel_hint=hint)
+            pass
+        series = _sphere_series(spec, d, kernel, todo, N) if d >= 32 else None
+        if series is not None:
+            vals, errs = series
+            lg = MpOps(64).ctx.log10
+            digits = [float(lg(abs(v) / e)) if e > 0 else float(N + 15) for v, e in zip(vals, errs)]
+            flags = [None] * len(vals)  # _sphere_series returns only when every value has N digits
+        else:
+            vals, errs, digits, flags = funk_hecke_digits(lambda b: _phi_mp_fn(spec, kernel, b), d, todo, N,
+                                                          cancel_hint=hint)
         for k, v, e, dg, fl in zip(todo, vals, errs, digits, flags):
             res[k] = (out_ctx.mpf(v), out_ctx.mpf(e), dg, fl)
     fn, ctx = _phi_mp_fn(spec, kernel, bits_for_digits(N) + 30)

@@ -761,7 +761,7 @@ BAD = [
     (["eigs", "--domain", "sphere", "--precision", "exact", "--dim", "5"], "precision"),  # relu: no closed form
     (["eigs", "--domain", "sphere", "--max-degree", "-1"], "max_degree"),
     (["eigs", "--domain", "gaussian", "--dim", "0"], "dim must be an integer >= 1; got 0"),
-    (["eigs", "--domain", "gaussian", "--dim", "1", "--max-degree", "2"], "max_degree must be an integer in 0..1"),
+    (["eigs", "--domain", "gaussian", "--dim", "1", "--max-degree", "2"], "max_degree must be 0 or 1 on the gaussian at dim 1"),
     (["eigs", "--domain", "gaussian", "--precision", "exact"], "precision: 'exact' is not available"),
     (["eigs", "--domain", "gaussian", "--radial", "0"], "radial must be an integer in 1..64; got 0"),
     (["eigs", "--domain", "gaussian", "--radial", "65"], "radial must be an integer in 1..64; got 65"),

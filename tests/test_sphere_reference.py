@@ -289,3 +289,31 @@ def test_erf_zero_bias_even_zeros(d, depth, kern, precision):
             assert v == 0 and s.structural[k], (k, v)
         else:
             assert float(v) > 0 and not s.structural[k], (k, v)
+
+
+def test_series_and_quadrature_agree_at_large_dim():
+    """The two N-digit algorithms of the sphere: the positive moment series (large d) and the
+    tanh-sinh Funk–Hecke quadrature, on the same problem, to 20 digits."""
+    import mpmath
+
+    from spectra import sphere as S
+
+    net = spectra.Architecture("relu", 2, 2, "1/10")
+    ks = list(range(0, 25))
+    series = S._sphere_series(net, 200, "ntk", ks, 22)
+    assert series is not None
+    quad = S.funk_hecke_digits(lambda b: S._phi_mp_fn(net, "ntk", b), 200, ks, 22)
+    for v1, e1, v2 in zip(series[0], series[1], quad[0]):
+        assert abs(v1 - v2) <= mpmath.mpf(10) ** -20 * abs(v2)
+        assert e1 <= mpmath.mpf(10) ** -22 * abs(v1) / 4 * 1.0001
+
+
+def test_huge_dim_high_degree_digits():
+    """d = 10⁴, k ≤ 200 at 20 digits (values down to ~1e-430): every value has its digits, and
+    the sum N(d,k)μ_k over k ≤ 200 stays below Φ(1) while the k ≤ 2 terms nearly exhaust it."""
+    net = spectra.Architecture("erf", 2, 2, "1/10")
+    s = spectra.sphere_eigenvalues(net, 10000, "ck", max_degree=200, precision=20)
+    assert min(s.digits) >= 20 and not any(s.flags)
+    total = sum(m * v for m, v in zip(s.multiplicities, s.values))
+    assert total <= s.trace
+    assert 1 - total / s.trace < 1e-3
