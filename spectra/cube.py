@@ -378,13 +378,17 @@ def _digits(vals, err, structural):
     return out
 
 
-def _auto(spec, dim, kernel, ks, mu, err, structural, trace, common):
-    """Recompute at AUTO_DIGITS digits every value whose double error bound exceeds 1e-12 relative."""
+def _auto(spec, dim, kernel, ks, mu, err, structural, trace, common, digits_fn=None):
+    """Recompute at AUTO_DIGITS digits every value whose double error bound exceeds 1e-12 relative.
+
+    ``digits_fn(spec, dim, kernel, ks, N, structural)`` is the domain's N-digit routine (the
+    cube's by default), returning (values, errors, digits, trace, flags)."""
+    digits_fn = digits_fn or _cube_digits
     bad = [k for k, m, e, s in zip(ks, mu, err, structural)
            if not s and not (np.isfinite(m) and np.isfinite(e) and e <= 1e-12 * abs(m))]
     vals, errs, flags = mu.copy(), err.copy(), [None] * len(ks)
     if bad:
-        v2, e2, _, _, _ = _cube_digits(spec, dim, kernel, bad, AUTO_DIGITS, np.zeros(len(bad), bool))
+        v2, e2, _, _, _ = digits_fn(spec, dim, kernel, bad, AUTO_DIGITS, np.zeros(len(bad), bool))
         pos = {k: i for i, k in enumerate(ks)}
         for k, v, e in zip(bad, v2, e2):
             i = pos[k]

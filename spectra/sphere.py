@@ -54,10 +54,8 @@ from .jets import Jet, JetOps
 from .kernels import _kernel_name, _last, layers
 from .kernels import kernel as _kernel_values
 from .precision import (
-    AUTO_DIGITS,
     UNRESOLVED_RTOL,
     MpOps,
-    Precision,
     bits_for_digits,
     resolve_precision,
 )
@@ -638,29 +636,13 @@ def sphere_eigenvalues(spec: Architecture, dim: int, kernel="ntk", max_degree=No
     if prec.kind == "digits":
         vals, errs, digits, trace, flags = _sphere_digits(spec, dim, kernel, ks, prec.digits, structural)
         return Spectrum(values=vals, errors=errs, digits=digits, flags=flags, trace=trace, **common)
-    from .cube import _digits, _flag_double
+    from .cube import _auto, _digits, _flag_double
 
     mu, err, trace = _sphere_double(spec, dim, kernel, ks)
     mu[structural] = 0.0
     err[structural] = 0.0
     if prec.kind == "auto":
-        bad = [i for i, (m, e, s) in enumerate(zip(mu, err, structural))
-               if not s and not (np.isfinite(m) and np.isfinite(e) and e <= 1e-12 * abs(m))]
-        flags = [None] * len(ks)
-        if bad:
-            v2, e2, _, _, f2 = _sphere_digits(spec, dim, kernel, [ks[i] for i in bad], AUTO_DIGITS,
-                                              np.zeros(len(bad), bool))
-            for i, v, e, f in zip(bad, v2, e2, f2):
-                fv = float(v)
-                if fv == 0.0 or not np.isfinite(fv) or abs(fv) < 1e-300:
-                    mu[i] = np.nan
-                    err[i] = float(e)
-                    flags[i] = "underflow: |value| is below the float64 range; needs N digits"
-                else:
-                    mu[i], err[i] = fv, float(e) + abs(fv) * _U
-                    flags[i] = f
-        return Spectrum(values=mu, errors=err, digits=_digits(mu, err, structural), flags=tuple(flags),
-                        trace=trace, **{**common, "precision": Precision("auto")})
+        return _auto(spec, dim, kernel, ks, mu, err, structural, trace, common, digits_fn=_sphere_digits)
     vals, flags = _flag_double(mu, err, structural)
     return Spectrum(values=vals, errors=err, digits=_digits(vals, err, structural), flags=flags,
                     trace=trace, **common)
