@@ -130,6 +130,31 @@ def _theta_rule(n):
     return theta, 0.5 * np.pi * w
 
 
+def _rodrigues_sums(coef, n, d, K, gain, batch_ndim, phi1=None):
+    """μ_k (k ≤ K) and their rounding bounds from the scaled Taylor coefficients ``coef``
+    (K+1, n, *batch) at the n-point θ rule (see :func:`funk_hecke_double`)."""
+    theta, w = _theta_rule(n)
+    mant, expo = _prefactor(d, K)
+    t0 = np.cos(theta)
+    with np.errstate(under="ignore"):
+        wn = w * np.power(np.sin(theta), d - 2)  # correctly rounded powers: relative error ≲ (d−2)u
+    fac = (mant[:, None] * wn[None, :]).reshape((K + 1, n) + (1,) * batch_ndim)
+    bshape = (K + 1,) + (1,) * batch_ndim
+    bad = ~np.isfinite(coef)
+    dropped = 0.0
+    if phi1 is not None and bad.any():
+        coef = np.where(bad, 0.0, coef)
+        bound = np.ldexp(np.abs(np.asarray(phi1, float)) * fac, np.arange(K + 1).reshape((K + 1, 1) + (1,) * batch_ndim))
+        dropped = np.ldexp(np.where(bad, bound, 0.0).sum(axis=1), expo.reshape(bshape))
+    terms = coef * fac
+    mu = np.ldexp(terms.sum(axis=1), expo.reshape(bshape))
+    mag = np.ldexp(np.abs(terms), expo.reshape((K + 1, 1) + (1,) * batch_ndim))
+    mag = np.maximum(mag, mag[:, ::-1])  # t < 0: bounded by the mirror node's (t > 0) coefficient
+    amp = (1.0 + 1.0 / np.maximum(1.0 - np.abs(t0), 1e-300)).reshape((1, n) + (1,) * batch_ndim)
+    rnd = gain.reshape(bshape) * (mag * amp).sum(axis=1) + (n + d + 2) * _U * mag.sum(axis=1) + dropped
+    return mu, rnd
+
+
 def funk_hecke_double(jet_fn, d, K, batch_ndim=0, n0=None, rounding=16.0, depth=1, phi1=None, batch_weight=None,
                       max_nodes=MAX_NODES, info=None):
     """μ_0..μ_K (float64) of the Funk–Hecke integrals of a kernel given by its jets.
@@ -163,35 +188,15 @@ def funk_hecke_double(jet_fn, d, K, batch_ndim=0, n0=None, rounding=16.0, depth=
         node, amplified by 1/(1 − |t|) near t = ±1 where the duals are singular; at t < 0
         bounded by the coefficient at −t) and of the sum.
     """
-    mant, expo = _prefactor(d, K)
     if n0 is None:
         n0 = int(min(max_nodes // 2, max(24, K // 2 + 16, 4 * math.ceil(math.sqrt(d + 2 * K)))))
     gain = (np.arange(K + 1) + 1.0) * (depth + 1) * rounding * _U + 4 * _U
 
     def quad(n):
-        theta, w = _theta_rule(n)
+        theta, _ = _theta_rule(n)
         shape = (n,) + (1,) * batch_ndim
-        t0 = np.cos(theta).reshape(shape)
-        s2 = np.sin(theta) ** 2
-        J = jet_fn(t0, s2.reshape(shape), K)
-        coef = J.coef  # (K+1, n, *batch)
-        with np.errstate(under="ignore"):
-            wn = w * np.power(np.sin(theta), d - 2)  # correctly rounded powers: relative error ≲ (d−2)u
-        fac = (mant[:, None] * wn[None, :]).reshape((K + 1, n) + (1,) * batch_ndim)
-        bshape = (K + 1,) + (1,) * batch_ndim
-        bad = ~np.isfinite(coef)
-        dropped = 0.0
-        if phi1 is not None and bad.any():
-            coef = np.where(bad, 0.0, coef)
-            bound = np.ldexp(np.abs(np.asarray(phi1, float)) * fac, (np.arange(K + 1)).reshape((K + 1, 1) + (1,) * batch_ndim))
-            dropped = np.ldexp(np.where(bad, bound, 0.0).sum(axis=1), expo.reshape(bshape))
-        terms = coef * fac
-        mu = np.ldexp(terms.sum(axis=1), expo.reshape(bshape))
-        mag = np.ldexp(np.abs(terms), expo.reshape((K + 1, 1) + (1,) * batch_ndim))
-        mag = np.maximum(mag, mag[:, ::-1])  # t < 0: bounded by the mirror node's (t > 0) coefficient
-        amp = (1.0 + 1.0 / np.maximum(1.0 - np.abs(t0.reshape(-1)), 1e-300)).reshape((1, n) + (1,) * batch_ndim)
-        rnd = gain.reshape(bshape) * (mag * amp).sum(axis=1) + (n + d + 2) * _U * mag.sum(axis=1) + dropped
-        return mu, rnd
+        J = jet_fn(np.cos(theta).reshape(shape), (np.sin(theta) ** 2).reshape(shape), K)
+        return _rodrigues_sums(J.coef, n, d, K, gain, batch_ndim, phi1)
 
     with np.errstate(invalid="ignore", over="ignore"):
         prev, _ = quad(n0)
@@ -676,32 +681,46 @@ def sphere_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, ke
         out[k + "_phi1"] = np.empty(shape)
     sw = wv[:, None]
     sb = bv[None, :]
-    for L in range(max_depth + 1):
-        for kern in kernels:
-            spec = Architecture(act, L, 1, 0)
-
-            def fn(t0, scale, order, kern=kern, L=L, spec=spec):
-                X = Jet.variable(t0, scale, order)
-                lay = _last(layers(act, X, 1.0, 1.0, sw, sb, L, JetOps(), ntk=kern == "ntk"))
-                J = lay.ntk if kern == "ntk" else lay.ck
-                return J if isinstance(J, Jet) else Jet.constant(J, X)
-
-            mu, err = funk_hecke_double(fn, dim, K, 2, rounding=act.rounding, depth=L)
-            mu = np.moveaxis(mu, 0, -1)
-            err = np.moveaxis(err, 0, -1)
-            for kk in ks:
-                if structural_zero(act, L, True, kern, kk):
-                    zero = structural_zero(act, L, False, kern, kk)
-                    cols = slice(None) if zero else (bv == 0)
-                    mu[:, cols, kk] = 0.0
-                    err[:, cols, kk] = 0.0
-            mu = np.where(err <= UNRESOLVED_RTOL * np.abs(mu), mu, np.nan)
-            out[kern][L] = mu
-            out[kern + "_err"][L] = err
-            lay = _last(layers(act, np.ones(1), 1.0, 1.0, sw, sb, L, JetOps(), ntk=kern == "ntk"))
-            out[kern + "_phi1"][L] = np.broadcast_to(lay.ntk if kern == "ntk" else lay.ck, (1, wv.size, bv.size))[0]
-        if progress is not None:
-            progress(1)
+    ntk = "ntk" in kernels
+    gain = (np.arange(K + 1) + 1.0) * (max_depth + 1) * act.rounding * _U + 4 * _U
+    n = int(min(MAX_NODES // 2, max(24, K // 2 + 16, 4 * math.ceil(math.sqrt(dim + 2 * K)))))
+    zeros = [[(kern, kk, structural_zero(act, L, False, kern, kk)) for kern in kernels for kk in ks
+              if structural_zero(act, L, True, kern, kk)] for L in range(max_depth + 1)]
+    while True:
+        # one pass of the layer recursion over the nodes of the n- and 2n-point rules together:
+        # every depth comes out of the same pass (the work is linear in max_depth)
+        th1, _ = _theta_rule(n)
+        th2, _ = _theta_rule(2 * n)
+        theta = np.concatenate([th1, th2])
+        X = Jet.variable(np.cos(theta)[:, None, None], (np.sin(theta) ** 2)[:, None, None], K)
+        diag = layers(act, np.ones(1), 1.0, 1.0, sw, sb, max_depth, JetOps(), ntk=ntk)
+        converged = True
+        with np.errstate(invalid="ignore", over="ignore"):
+            for lay, dg in zip(layers(act, X, 1.0, 1.0, sw, sb, max_depth, JetOps(), ntk=ntk), diag):
+                for kern in kernels:
+                    J = lay.ntk if kern == "ntk" else lay.ck
+                    phi1 = np.broadcast_to(dg.ntk if kern == "ntk" else dg.ck, (1, wv.size, bv.size))[0]
+                    coef = J.coef if isinstance(J, Jet) else Jet.constant(J, X).coef
+                    coef = np.broadcast_to(coef, (K + 1, theta.size, wv.size, bv.size))
+                    mu1, _ = _rodrigues_sums(coef[:, : n], n, dim, K, gain, 2, phi1)
+                    mu, rnd = _rodrigues_sums(coef[:, n:], 2 * n, dim, K, gain, 2, phi1)
+                    trunc = np.abs(mu - mu1)
+                    converged &= bool(np.all((trunc <= 4 * rnd) | ~np.isfinite(mu)))
+                    mu = np.moveaxis(mu, 0, -1)
+                    err = np.moveaxis(rnd + trunc, 0, -1)
+                    for zk, kk, all_b in zeros[lay.depth]:
+                        if zk == kern:
+                            cols = slice(None) if all_b else (bv == 0)
+                            mu[:, cols, kk] = 0.0
+                            err[:, cols, kk] = 0.0
+                    out[kern][lay.depth] = np.where(err <= UNRESOLVED_RTOL * np.abs(mu), mu, np.nan)
+                    out[kern + "_err"][lay.depth] = err
+                    out[kern + "_phi1"][lay.depth] = phi1
+                if progress is not None:
+                    progress(1)
+        if converged or 4 * n > MAX_NODES:
+            break
+        n *= 2
     out["degrees"] = np.array(ks)
     out["depths"] = np.arange(max_depth + 1)
     out["weight_var"] = wv
