@@ -53,7 +53,7 @@ def _pairs(m):
     return a, b
 
 
-def _kappa_double(spec, kernel, d, K, rho, w=None, info=None):
+def _kappa_double(spec, kernel, d, K, rho, w=None, info=None, n0=None):
     """κ_k(r_a, r_b), k ≤ K, for all pairs a ≤ b: arrays (K+1, P) of values and error bounds."""
     a, b = _pairs(rho.size)
     ra, rb = rho[a], rho[b]
@@ -85,7 +85,7 @@ def _kappa_double(spec, kernel, d, K, rho, w=None, info=None):
     phi1 = np.sqrt(np.abs(diag[0] * diag[1]))  # |K(x, y)| ≤ √(K(x,x) K(y,y))
     return funk_hecke_double(fn, d, K, 1, rounding=act.rounding, depth=spec.depth, phi1=phi1,
                              batch_weight=None if w is None else np.sqrt(w[a] * w[b]),
-                             max_nodes=MAX_ANGULAR_NODES, info=info)
+                             max_nodes=MAX_ANGULAR_NODES, info=info, n0=n0)
 
 
 def _nystrom_double(kap, kerr, w, m, J):
@@ -114,11 +114,14 @@ def _gaussian_double(spec, d, kernel, K, J, m0=None):
 
     m = m0 or max(2 * J + 6, 16)
     prev = None
+    n0 = None
     while True:
         r, w = chi_gauss(d, m)
         rho = r * r / d
         info = {}
-        kap, kerr = _kappa_double(spec, kernel, d, K, rho, w, info)
+        kap, kerr = _kappa_double(spec, kernel, d, K, rho, w, info, n0)
+        # the next radial rule starts from the angular rule this one needed (its half is the check)
+        n0 = max(info.get("nodes", 2) // 2, 12) if d > 1 else None
         lam, pert = _nystrom_double(kap, kerr, w, m, J)
         if prev is not None:
             change = np.abs(lam - prev)
@@ -181,24 +184,16 @@ def _gl_theta_cached(n, prec):
     return [half_pi * (x + 1) for x in xs], [half_pi * w for w in ws]
 
 
-def _kappa_mp(spec, kernel, d, K, rho, ctx, bits, n):
-    """κ_k for all pairs a ≤ b at ``bits`` working bits, as mpf lists (K+1, P) of values and of
-    error bounds (the arb ball radii). Φ is evaluated in Arb ball arithmetic (:class:`ArbOps`);
-    the angular rule is n-point Gauss–Legendre in θ."""
-    from .precision import ArbOps, arb_to_mpf
+def _kappa_arb(spec, kernel, d, K, ra_mp, rb_mp, bits, cos_mp, wt_mp):
+    """κ_k, k ≤ K, at the radial pairs (ra, rb) in Arb ball arithmetic: per degree a list of
+    (midpoint, radius) as exact (mantissa, exponent) integer pairs (picklable)."""
+    from .precision import ArbOps
 
     aops = ArbOps(bits)
-    a, b = _pairs(len(rho))
     ntk = kernel == "ntk"
-    if d > 1:
-        theta, w = _gl_theta_mp(ctx, n)
-        cd = ctx.exp(ctx.loggamma(ctx.mpf(d) / 2) - ctx.loggamma(ctx.mpf(d - 1) / 2)) / ctx.sqrt(ctx.pi)
-        cos_mp = [ctx.cos(x) for x in theta]
-        wt_mp = [wi * ctx.sin(x) ** (d - 2) * cd for wi, x in zip(w, theta)]
     with aops.context():
-        r = [aops.const(x) for x in rho]
-        ra = np.array([r[i] for i in a], dtype=object)
-        rb = np.array([r[i] for i in b], dtype=object)
+        ra = np.array([aops.const(x) for x in ra_mp], dtype=object)
+        rb = np.array([aops.const(x) for x in rb_mp], dtype=object)
         c = aops.sqrt(ra * rb)
         sw, sb = aops.const(spec.weight_var), aops.const(spec.bias_var)
         if d == 1:
@@ -216,11 +211,72 @@ def _kappa_mp(spec, kernel, d, K, rho, ctx, bits, n):
             F = (L.ntk if ntk else L.ck) * wt[:, None]
             P = legendre_d(K, d, cos)
             kap = [np.sum(F * p[:, None], axis=0) for p in P]
-    vals, rads = [], []
-    for row in kap:
-        mr = [arb_to_mpf(ctx, x) for x in row]
-        vals.append([v for v, _ in mr])
-        rads.append([e for _, e in mr])
+    return [[(tuple(int(v) for v in x.mid().man_exp()), tuple(int(v) for v in x.rad().man_exp())) for x in row]
+            for row in kap]
+
+
+_POOL_JOB = None
+
+
+def _pool_chunk(i):
+    job = _POOL_JOB
+    spec, kernel, d, K, ra, rb, bits, cos_mp, wt_mp, chunks = job
+    sl = chunks[i]
+    return _kappa_arb(spec, kernel, d, K, ra[sl], rb[sl], bits, cos_mp, wt_mp)
+
+
+def _workers(n_pairs):
+    """Processes for the N-digit kernel evaluations: the CPUs this process may use (at most 8),
+    and 1 for small jobs or where fork is unavailable."""
+    import multiprocessing
+    import os
+
+    if n_pairs < 400 or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+def _kappa_mp(spec, kernel, d, K, rho, ctx, bits, n):
+    """κ_k for all pairs a ≤ b at ``bits`` working bits, as mpf lists (K+1, P) of values and of
+    error bounds (the arb ball radii). Φ is evaluated in Arb ball arithmetic (:class:`ArbOps`),
+    split over forked worker processes when there are many pairs; the angular rule is n-point
+    Gauss–Legendre in θ."""
+    global _POOL_JOB
+    a, b = _pairs(len(rho))
+    cos_mp = wt_mp = None
+    if d > 1:
+        theta, w = _gl_theta_mp(ctx, n)
+        cd = ctx.exp(ctx.loggamma(ctx.mpf(d) / 2) - ctx.loggamma(ctx.mpf(d - 1) / 2)) / ctx.sqrt(ctx.pi)
+        cos_mp = [ctx.cos(x) for x in theta]
+        wt_mp = [wi * ctx.sin(x) ** (d - 2) * cd for wi, x in zip(w, theta)]
+    ra = [rho[i] for i in a]
+    rb = [rho[i] for i in b]
+    nw = _workers(len(ra))
+    if nw == 1:
+        rows = _kappa_arb(spec, kernel, d, K, ra, rb, bits, cos_mp, wt_mp)
+    else:
+        import multiprocessing
+
+        bounds = np.linspace(0, len(ra), 2 * nw + 1).astype(int)
+        chunks = [slice(int(x), int(y)) for x, y in zip(bounds[:-1], bounds[1:])]
+        _POOL_JOB = (spec, kernel, d, K, ra, rb, bits, cos_mp, wt_mp, chunks)
+        try:
+            with multiprocessing.get_context("fork").Pool(nw) as pool:
+                parts = pool.map(_pool_chunk, range(len(chunks)))
+        finally:
+            _POOL_JOB = None
+        rows = [sum((p[k] for p in parts), []) for k in range(len(parts[0]))]
+
+    def conv(me):
+        (m, e) = me
+        return ctx.ldexp(ctx.mpf(m), e)
+
+    vals = [[conv(mid) for mid, _ in row] for row in rows]
+    rads = [[conv(rad) * (1 + ctx.eps) for _, rad in row] for row in rows]
     return vals, rads
 
 
@@ -274,12 +330,48 @@ def _eig_mp(ctx, kap_k, w, m, J):
     return vals, errs
 
 
+def _to_me(x):
+    sign, man, exp, _ = x._mpf_
+    return (-int(man) if sign else int(man), int(exp))
+
+
+def _pool_eig(i):
+    prec, rows, w, m, J = _POOL_JOB
+    ctx = MpOps(prec).ctx
+    kap = [ctx.ldexp(ctx.mpf(a), e) for a, e in rows[i]]
+    ws = [ctx.ldexp(ctx.mpf(a), e) for a, e in w]
+    vals, errs = _eig_mp(ctx, kap, ws, m, J)
+    return [_to_me(ctx.mpf(v)) for v in vals], [_to_me(ctx.mpf(e)) for e in errs]
+
+
+def _eigs_parallel(ctx, kap_rows, w, m, J):
+    """_eig_mp for each degree's matrix, over forked processes when the matrices are large."""
+    global _POOL_JOB
+    nw = _workers(m * (m + 1) // 2) if len(kap_rows) > 1 else 1
+    if nw == 1:
+        return [_eig_mp(ctx, row, w, m, J) for row in kap_rows]
+    import multiprocessing
+
+    _POOL_JOB = (ctx.prec, [[_to_me(v) for v in row] for row in kap_rows], [_to_me(x) for x in w], m, J)
+    try:
+        with multiprocessing.get_context("fork").Pool(min(nw, len(kap_rows))) as pool:
+            res = pool.map(_pool_eig, range(len(kap_rows)))
+    finally:
+        _POOL_JOB = None
+
+    def conv(me):
+        return ctx.ldexp(ctx.mpf(me[0]), me[1])
+
+    return [([conv(v) for v in vals], [conv(e) for e in errs]) for vals, errs in res]
+
+
 def _gaussian_digits(spec, d, kernel, K, J, N, lam_double=None, m_double=None, structural=None,
                      radial_slow=False, n_angular=None):
-    """N-digit μ_{k,j}: Nyström at two radial rules (m₁ < m₂) and, at m₁, two angular rules
-    (n/2, n); the eigenvalues at (m₂, n) are reported with error
-    |λ(m₂) − λ(m₁)| + |λ(m₁, n) − λ(m₁, n/2)| + (Weyl bound of the arb radii) + rounding
-    (each difference bounds the error of the coarser rule, so over-estimates that of the finer).
+    """N-digit μ_{k,j}: the eigenvalues at the radial × angular rule (m₂, n) are reported with
+    error |λ(m₂, n) − λ(m₁, n/2)| + (Weyl bound of the arb radii and Ritz bounds) + rounding,
+    with m₁ = m₂/1.5: the difference from a rule coarser in both directions estimates the
+    coarse rule's error, and so over-estimates the fine rule's (both converge geometrically or
+    algebraically, monotonically in practice).
     The rules grow until that error is below 10^-N |λ| for every requested value."""
     from ._radial import chi_gauss_mp
 
@@ -299,6 +391,7 @@ def _gaussian_digits(spec, d, kernel, K, J, N, lam_double=None, m_double=None, s
     n = max(24, 2 * K + 8, n_angular or 0) if d > 1 else 1
     ctx = MpOps(bits).ctx
     tenN = ctx.mpf(10) ** (-N)
+    n_prev = n
 
     lam_min = None
     if lam_double is not None:
@@ -339,21 +432,25 @@ def _gaussian_digits(spec, d, kernel, K, J, N, lam_double=None, m_double=None, s
         rho = [x * x / d for x in r]
         kap, rad = _kappa_mp(spec, kernel, d, K, rho, ctx, bits, nn)
         out, weyl = [], []
+        todo = [k for k in range(K + 1) if not (structural is not None and structural[k])]
+        eig = dict(zip(todo, _eigs_parallel(ctx, [kap[k] for k in todo], w, m, J)))
         for k in range(K + 1):
-            if structural is not None and structural[k]:
+            if k not in eig:
                 out.append([ctx.zero] * J)
                 weyl.append(ctx.zero)
                 continue
-            ev, ee = _eig_mp(ctx, kap[k], w, m, J)
+            ev, ee = eig[k]
             out.append(ev)
             a, b = _pairs(m)
             weyl.append(ctx.sqrt(2 * sum((e * e) * w[i] * w[j] for i, j, e in zip(a, b, rad[k]))) + max(ee)
                         + drop_bound)
         return out, weyl
 
+    coarse = None
     for _ in range(8):
-        lam1, _ = spectrum(m1, n)
-        lam1b, _ = spectrum(m1, n // 2) if d > 1 else (lam1, None)
+        # the coarse rule is coarser in both directions: (m₁, n/2) against the reported (m₂, n)
+        if coarse is None:
+            coarse, _ = spectrum(m1, n // 2 if d > 1 else n)
         lam2, weyl = spectrum(m2, n)
         errs = []
         good = True
@@ -361,22 +458,24 @@ def _gaussian_digits(spec, d, kernel, K, J, N, lam_double=None, m_double=None, s
             row = []
             for j in range(J):
                 x = lam2[k][j]
-                e = (abs(x - lam1[k][j]) + abs(lam1b[k][j] - lam1[k][j]) + weyl[k]
-                     + ctx.ldexp(abs(lam2[k][0]) * m2, 8 - bits))
+                e = abs(x - coarse[k][j]) + weyl[k] + ctx.ldexp(abs(lam2[k][0]) * m2, 8 - bits)
                 row.append(e)
                 if not (structural is not None and structural[k]) and e > tenN * abs(x) / 4:
                     good = False
             errs.append(row)
         if good:
             return lam2, errs, m2, ctx
-        ang_bad = any(abs(lam1b[k][j] - lam1[k][j]) > tenN * abs(lam1b[k][j]) / 8
-                      for k in range(K + 1) for j in range(J) if not (structural and structural[k]))
-        if ang_bad and n < 4 * MAX_ANGULAR_NODES:
-            n *= 2
-        elif m2 < MAX_RADIAL_NODES:
-            m1, m2 = m2, min(MAX_RADIAL_NODES, int(m2 * 1.5))
-        else:
+        if m2 >= MAX_RADIAL_NODES and n >= MAX_ANGULAR_NODES:
             return lam2, errs, m2, ctx
+        # refine both; the present fine rule becomes the next coarse one when it is (m, n/2)-coarser
+        if d > 1 and n < MAX_ANGULAR_NODES:
+            n *= 2
+        if m2 < MAX_RADIAL_NODES:
+            m1, m2 = m2, min(MAX_RADIAL_NODES, int(m2 * 1.5))
+            coarse = lam2 if d > 1 and n // 2 == n_prev else None
+        else:
+            coarse = None
+        n_prev = n
     return lam2, errs, m2, ctx
 
 
