@@ -935,3 +935,28 @@ def test_python_dash_m_and_import_stays_click_free():
     r = subprocess.run([sys.executable, "-c", "import sys, spectra; print('click' in sys.modules)"],
                        capture_output=True, text=True, env=env, check=False)
     assert r.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------------------------------
+# activations
+# ---------------------------------------------------------------------------------------
+
+
+def test_activations_lists_builtins_in_every_format():
+    r = ok("activations", "--format", "json")
+    recs = {a["name"]: a for a in json.loads(r.output)["activations"]}
+    assert {"relu", "erf", "identity"} <= set(recs)
+    # parities from the functions themselves: erf and x odd, x^2 even, relu neither
+    assert recs["erf"]["parity"] == -1 and recs["identity"]["parity"] == -1
+    assert recs["x2"]["parity"] == 1 and recs["relu"]["parity"] == 0
+    assert all(a["reference"] for a in recs.values())
+    table = ok("activations").output.splitlines()
+    assert table[0].split()[:3] == ["name", "description", "closed_form"]
+    assert any(line.startswith("relu ") for line in table)
+    rows = list(csv.DictReader(io.StringIO(ok("activations", "--format", "csv").output)))
+    assert {r["name"] for r in rows} == set(recs)
+
+
+def test_activations_bad_format():
+    r = run("activations", "--format", "xml")
+    assert r.exit_code == 2 and r.stderr.strip().splitlines() == ["Error: format must be one of table, csv, json; got 'xml'"]

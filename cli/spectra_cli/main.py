@@ -662,6 +662,34 @@ def _eigs_table(spectrum, records, normalize) -> list[str]:
 
 # ---------------------------------------------------------------------------------------
 # compare
+
+# ---------------------------------------------------------------------------------------
+# activations
+# ---------------------------------------------------------------------------------------
+
+
+@main.command("activations")
+@click.option("--format", "fmt", type=_OneOf("format", FORMATS), default="table", show_default=True,
+              help="table, csv or json.")
+def activations_cmd(fmt):
+    """List the built-in activations: name, formula, whether the dual kernel is closed-form,
+    whether exact arithmetic is available, parity, and the reference for the closed form.
+
+    Any monomial x<n> (n <= 32) is accepted as well.
+    """
+    records = spectra.describe_activations()
+    header = ("name", "description", "closed_form", "exact", "parity", "reference")
+    if fmt == "json":
+        _dump_json({"activations": records})
+    elif fmt == "csv":
+        _echo_csv(header, [[r.get(h) for h in header] for r in records])
+    else:
+        parity = {1: "even", -1: "odd", 0: ""}
+        rows = [[r["name"], r["description"], "yes" if r["closed_form"] else "no", r["exact"] or "",
+                 parity.get(r["parity"], ""), r["reference"]] for r in records]
+        for line in _table(list(header), rows, left=header):
+            click.echo(line)
+
 # ---------------------------------------------------------------------------------------
 
 
