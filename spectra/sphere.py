@@ -660,7 +660,8 @@ def sphere_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, ke
     Returns the same dict layout as :func:`spectra.cube_eigenvalues_grid`: per kernel an array
     (depth, weight_var, bias_var, degree) of μ_k (NaN where unresolved), its error estimates
     (``<kernel>_err``) and Φ(1) (``<kernel>_phi1``), plus the axes. ``progress(1)`` is called
-    after each depth.
+    after each depth of the first pass (max_depth + 1 calls; a rare refinement pass with twice
+    the angular nodes is not counted).
     """
     from .activations import get_activation
 
@@ -686,6 +687,7 @@ def sphere_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, ke
     n = int(min(MAX_NODES // 2, max(24, K // 2 + 16, 4 * math.ceil(math.sqrt(dim + 2 * K)))))
     zeros = [[(kern, kk, structural_zero(act, L, False, kern, kk)) for kern in kernels for kk in ks
               if structural_zero(act, L, True, kern, kk)] for L in range(max_depth + 1)]
+    first_pass = True  # progress counts the first pass (max_depth + 1 steps); a refinement pass is silent
     while True:
         # one pass of the layer recursion over the nodes of the n- and 2n-point rules together:
         # every depth comes out of the same pass (the work is linear in max_depth)
@@ -716,8 +718,9 @@ def sphere_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, ke
                     out[kern][lay.depth] = np.where(err <= UNRESOLVED_RTOL * np.abs(mu), mu, np.nan)
                     out[kern + "_err"][lay.depth] = err
                     out[kern + "_phi1"][lay.depth] = phi1
-                if progress is not None:
+                if progress is not None and first_pass:
                     progress(1)
+        first_pass = False
         if converged or 4 * n > MAX_NODES:
             break
         n *= 2
