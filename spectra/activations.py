@@ -5,6 +5,10 @@ with Var u = q₁, Var v = q₂, Cov(u, v) = c; the derivative dual is V_φ'(c; 
 E[φ'(u)φ'(v)] = ∂V_φ/∂c. Both are written once against an ``ops`` object
 (:mod:`spectra.precision`), so the same code runs in float64, in mpmath and in sympy.
 
+Built in: relu, erf, the monomials xⁿ, leaky_relu and abs (any a·min(x, 0) + b·max(x, 0) through
+:func:`piecewise_linear`), step and sign (CK only: their derivatives are Dirac deltas), sin, cos,
+exp, gauss (exp(−x²/2)) and the rectified monomials relu2, relu3 (arc-cosine kernels).
+
 Adding an activation is one local change: write its two duals and call :func:`register`.
 """
 from __future__ import annotations
@@ -17,7 +21,7 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["Activation", "describe", "get_activation", "names", "register"]
+__all__ = ["Activation", "describe", "get_activation", "names", "piecewise_linear", "register"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,8 +44,8 @@ class Activation:
         -1 for odd φ, +1 for even φ, 0 otherwise.
     exact : {"rational", "closed", None}
         "rational": the kernel of rational hyperparameters is a polynomial with rational
-        coefficients; "closed": a closed form in π, square roots and inverse trigonometric
-        functions; None: no exact form.
+        coefficients; "closed": a closed form in π, square roots, exponentials and inverse
+        trigonometric functions; None: no exact form.
     fn, dfn : callable
         φ and φ' on numpy arrays (finite-width networks, Monte Carlo checks).
     poly_degree : int or None
@@ -57,6 +61,11 @@ class Activation:
     rounding : float
         A bound, in units of the unit roundoff times the output scale √(q₁q₂)-like
         magnitude, on the float64 rounding error of one ``dual``/``ddual`` evaluation.
+    ntk_defined : bool
+        False when φ' is a Dirac delta (step, sign): E[φ'(u)φ'(v)] is then infinite on the
+        diagonal, so the NTK does not exist and the kernel recursions raise for it. ``ddual``
+        is then only the off-diagonal ∂V/∂c through which the CK's float64 error tracking
+        propagates rounding errors.
     reference : str
         Where the closed form comes from.
     """
@@ -75,6 +84,7 @@ class Activation:
     odd_part_linear: bool = False
     gaps: Callable | None = field(default=None, repr=False)
     duals: Callable | None = field(default=None, repr=False)
+    ntk_defined: bool = True
 
     def __eq__(self, other):
         return isinstance(other, Activation) and other.name == self.name
@@ -358,3 +368,287 @@ def _monomial(n) -> Activation:
 
 
 register(_monomial(1), aliases=("linear", "x", "x1"))
+
+
+# ---------------------------------------------------------------------------------------
+# piecewise linear: leaky relu, abs (φ = a·min(x, 0) + b·max(x, 0))
+# ---------------------------------------------------------------------------------------
+
+
+def _exact_number(name, x):
+    """An activation parameter as an exact Fraction (ints, Fractions, strings such as "1/100";
+    floats keep their binary value, as hyperparameters do)."""
+    if isinstance(x, bool):
+        raise TypeError(f"{name} must be a number; got {x!r}")
+    try:
+        f = Fraction(x.strip()) if isinstance(x, str) else Fraction(x)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        raise TypeError(f"{name} must be a finite number such as 0.01 or '1/100'; got {x!r}") from None
+    return f
+
+
+def piecewise_linear(a, b, name=None, description=None) -> Activation:
+    r"""The activation φ(x) = a·min(x, 0) + b·max(x, 0) (not registered; see :func:`register`).
+
+    Writing φ = ((a+b)/2) x + ((b−a)/2) |x| (linear + even, so the odd part of the dual is
+    linear in c) and, with ρ = c/√(q₁q₂), θ = arccos ρ, V_relu and S(c) = (π − θ)/(2π) the
+    relu duals,
+
+    .. math::
+
+        V(c) = (a² + b²) V_relu(c) − 2ab V_relu(−c)
+             = (a² + b²) c/2 + (a − b)² (√(q₁q₂ − c²) − θ c)/(2π),
+
+        V'(c) = (a² + b²) S(c) + 2ab S(−c) = (a² + b²)/2 − (a − b)² θ/(2π).
+
+    (E[relu(u) relu(−v)] = V_relu(−c); E[1(u>0) 1(v<0)] = S(−c) = θ/(2π).) ``a = 0, b = 1``
+    is relu, ``a = α, b = 1`` leaky relu, ``a = −1, b = 1`` abs. ``a`` and ``b`` are kept
+    exact (ints, Fractions, strings such as "1/100"; floats with their binary value), so
+    ``precision="exact"`` works. ``name`` defaults to ``"pwlinear(a,b)"``.
+    """
+    fa, fb = _exact_number("a", a), _exact_number("b", b)
+    lin, quad = (fa * fa + fb * fb) / 2, (fa - fb) ** 2  # (a² + b²)/2 and (a − b)²
+    af, bf = float(fa), float(fb)
+
+    def duals(c, q1, q2, ops):
+        q = ops.sqrt(q1 * q2)
+        rho = ops.clip_unit(c / q)
+        theta = ops.acos(rho)
+        w = ops.const(quad) / (2 * ops.pi)
+        return (ops.const(lin) * c + w * (q * ops.sqrt((1 - rho) * (1 + rho)) - theta * c),
+                ops.const(lin) - w * theta)
+
+    def dual(c, q1, q2, ops):
+        return duals(c, q1, q2, ops)[0]
+
+    def ddual(c, q1, q2, ops):
+        theta = ops.acos(ops.clip_unit(c / ops.sqrt(q1 * q2)))
+        return ops.const(lin) - ops.const(quad) / (2 * ops.pi) * theta
+
+    if name is None:
+        name = f"pwlinear({fa},{fb})"
+    parity = -1 if fa == fb else (1 if fa == -fb else 0)
+    return Activation(
+        name=name, dual=dual, ddual=ddual, duals=duals, parity=parity, exact="closed", odd_part_linear=True,
+        fn=lambda x: af * np.minimum(x, 0.0) + bf * np.maximum(x, 0.0),
+        dfn=lambda x: np.where(x > 0, bf, af), rounding=24.0,
+        reference="Cho & Saul, 'Kernel methods for deep learning', NIPS 2009 (arc-cosine kernel, n = 1), "
+                  "with φ = b·relu(x) − a·relu(−x)",
+        description=description or f"{fa}·min(x, 0) + {fb}·max(x, 0)")
+
+
+register(piecewise_linear(Fraction(1, 100), 1, name="leaky_relu", description="max(x, 0.01 x) (negative slope 0.01)"),
+         aliases=("leakyrelu", "leaky-relu"))
+register(piecewise_linear(-1, 1, name="abs", description="|x|"))
+
+
+# ---------------------------------------------------------------------------------------
+# step and sign: derivatives are Dirac deltas (CK only)
+# ---------------------------------------------------------------------------------------
+
+
+def _delta_ddual(name, density_scale):
+    """ddual of an activation whose derivative is ``density_scale``·δ(x) (``ntk_defined=False``:
+    the recursions raise before an NTK needs it).
+
+    Only the CK's float64 error tracking calls it: it returns ∂V/∂c = density_scale² · p(0, 0),
+    where p(0, 0) = 1/(2π√(q₁q₂ − c²)) is the density of (u, v) at the origin, set to 0 at
+    |ρ| = 1, where it is infinite (on the diagonal Σ and q come from the same float operations,
+    so ρ = ±1 exactly and nothing propagates; the gap form pins t = ±1 to the direct recursion).
+    Any other arithmetic raises.
+    """
+    msg = (f"activation {name!r} has no derivative (φ' is a Dirac delta), so its NTK is undefined; "
+           "use kernel='ck'")
+
+    def ddual(c, q1, q2, ops):
+        if ops.kind != "double":
+            raise ValueError(msg)
+        return density_scale**2 * _origin_density(c, q1, q2)
+
+    return ddual
+
+
+def _origin_density(c, q1, q2):
+    """1/(2π√(q₁q₂ − c²)) in float64, 0 where |ρ| = 1 (error tracking only; see _delta_ddual)."""
+    q = np.sqrt(np.asarray(q1, dtype=float) * np.asarray(q2, dtype=float))
+    rho = np.clip(np.asarray(c, dtype=float) / q, -1.0, 1.0)
+    r = q * np.sqrt((1 - rho) * (1 + rho))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(r > 0, 1 / (2 * np.pi * r), 0.0)
+
+
+def _step_dual(c, q1, q2, ops):
+    """E[1(u>0) 1(v>0)] = (π − arccos ρ)/(2π) (Sheppard's formula), ρ = c/√(q₁q₂)."""
+    return _relu_ddual(c, q1, q2, ops)
+
+
+def _step_gaps_fn(factor):
+    """Gaps of the duals of factor·step + const (step: factor 1; sign = 2·step − 1: factor 2,
+    V_sign = 4 V_step − 1): the value's from the half-angle difference of arccos (as relu's V'),
+    the error-tracking derivative's by subtraction (it only scales error bounds)."""
+
+    def gaps(a, delta, q, gamma, scale=1.0):
+        _, _, dtheta = _relu_angles(a, delta, q, gamma)
+        dens = _origin_density(a, q, q) - _origin_density(a - delta, q, q)
+        f2 = factor * factor * scale
+        return dtheta * (-f2 / (2 * np.pi)), f2 * dens
+
+    return gaps
+
+
+register(Activation(
+    name="step", dual=_step_dual, ddual=_delta_ddual("step", 1), parity=0, exact="closed",
+    gaps=_step_gaps_fn(1), ntk_defined=False,
+    fn=lambda x: (x > 0).astype(float), dfn=lambda x: np.zeros_like(x, dtype=float), rounding=16.0,
+    reference="Sheppard (1899) orthant probability; Cho & Saul, NIPS 2009 (arc-cosine kernel, n = 0)",
+    description="1 if x > 0 else 0 (Heaviside; CK only)"), aliases=("heaviside",))
+
+
+def _sign_dual(c, q1, q2, ops):
+    """E[sign(u) sign(v)] = (2/π) arcsin ρ, ρ = c/√(q₁q₂)."""
+    rho = ops.clip_unit(c / ops.sqrt(q1 * q2))
+    return 2 * ops.asin(rho) / ops.pi
+
+
+register(Activation(
+    name="sign", dual=_sign_dual, ddual=_delta_ddual("sign", 2), parity=-1, exact="closed",
+    gaps=_step_gaps_fn(2), ntk_defined=False,
+    fn=lambda x: np.sign(x).astype(float), dfn=lambda x: np.zeros_like(x, dtype=float), rounding=16.0,
+    reference="Sheppard (1899): P(u > 0, v > 0) = 1/4 + arcsin(ρ)/(2π)",
+    description="sign(x) (CK only)"))
+
+
+# ---------------------------------------------------------------------------------------
+# sin, cos, exp: Gaussian characteristic / moment generating function
+# ---------------------------------------------------------------------------------------
+
+
+def _trig_exps(c, q1, q2, ops):
+    """(e^{c − s}, e^{−c − s}), s = (q₁ + q₂)/2: E[e^{±i(u ∓ v)}]-type factors."""
+    s = (q1 + q2) / 2
+    return ops.exp(c - s), ops.exp(-c - s)
+
+
+def _sin_duals(c, q1, q2, ops):
+    """E[sin u sin v] = e^{−(q₁+q₂)/2} sinh c, E[cos u cos v] = e^{−(q₁+q₂)/2} cosh c.
+
+    From sin u sin v = (cos(u − v) − cos(u + v))/2 and E cos w = e^{−Var w/2}."""
+    ep, em = _trig_exps(c, q1, q2, ops)
+    return (ep - em) / 2, (ep + em) / 2
+
+
+def _cos_duals(c, q1, q2, ops):
+    """E[cos u cos v] = e^{−(q₁+q₂)/2} cosh c; E[sin u sin v] = e^{−(q₁+q₂)/2} sinh c (cos' = −sin)."""
+    ep, em = _trig_exps(c, q1, q2, ops)
+    return (ep + em) / 2, (ep - em) / 2
+
+
+register(Activation(
+    name="sin", dual=lambda c, q1, q2, ops: _sin_duals(c, q1, q2, ops)[0],
+    ddual=lambda c, q1, q2, ops: _sin_duals(c, q1, q2, ops)[1], duals=_sin_duals,
+    parity=-1, exact="closed", fn=np.sin, dfn=np.cos, rounding=32.0,
+    reference="E[cos w] = exp(−Var w / 2) for centred Gaussian w (e.g. Pearce et al., "
+              "'Expressive priors in Bayesian neural networks', UAI 2020)",
+    description="sin(x)"))
+
+register(Activation(
+    name="cos", dual=lambda c, q1, q2, ops: _cos_duals(c, q1, q2, ops)[0],
+    ddual=lambda c, q1, q2, ops: _cos_duals(c, q1, q2, ops)[1], duals=_cos_duals,
+    parity=1, exact="closed", fn=np.cos, dfn=lambda x: -np.sin(x), rounding=32.0,
+    reference="E[cos w] = exp(−Var w / 2) for centred Gaussian w (random Fourier features, "
+              "Rahimi & Recht, NIPS 2007)",
+    description="cos(x)"))
+
+
+def _exp_dual(c, q1, q2, ops):
+    """E[e^u e^v] = E[e^{u+v}] = e^{(q₁ + q₂)/2 + c} (log-normal moment); e' = e, so V' = V."""
+    return ops.exp((q1 + q2) / 2 + c)
+
+
+register(Activation(
+    name="exp", dual=_exp_dual, ddual=_exp_dual, duals=lambda c, q1, q2, ops: (_exp_dual(c, q1, q2, ops),) * 2,
+    parity=0, exact="closed", fn=np.exp, dfn=np.exp, rounding=32.0,
+    reference="Gaussian moment generating function E[e^w] = exp(Var w / 2)",
+    description="exp(x)"))
+
+
+# ---------------------------------------------------------------------------------------
+# gauss: the bump exp(−x²/2)
+# ---------------------------------------------------------------------------------------
+
+
+def _gauss_duals(c, q1, q2, ops):
+    """With D = det(I + Σ) = (1 + q₁)(1 + q₂) − c²:
+
+    E[e^{−u²/2} e^{−v²/2}] = D^{−1/2}  (E exp(−zᵀz/2) = det(I + Σ)^{−1/2}), and, as the
+    tilted law ∝ e^{−zᵀz/2} N(0, Σ) is N(0, Σ(I + Σ)⁻¹) with off-diagonal entry c/D,
+    E[φ'(u) φ'(v)] = E[u v e^{−u²/2} e^{−v²/2}] = c D^{−3/2} (= ∂/∂c D^{−1/2})."""
+    D = (1 + q1) * (1 + q2) - c * c
+    v = 1 / ops.sqrt(D)
+    return v, c * v / D
+
+
+register(Activation(
+    name="gauss", dual=lambda c, q1, q2, ops: _gauss_duals(c, q1, q2, ops)[0],
+    ddual=lambda c, q1, q2, ops: _gauss_duals(c, q1, q2, ops)[1], duals=_gauss_duals,
+    parity=1, exact="closed", fn=lambda x: np.exp(-x * x / 2), dfn=lambda x: -x * np.exp(-x * x / 2),
+    rounding=16.0,
+    reference="Gaussian integral E exp(−zᵀz/2) = det(I + Σ)^(−1/2) (cf. Williams, NIPS 1997, "
+              "Gaussian-bump transfer functions)",
+    description="exp(−x²/2)"))
+
+
+# ---------------------------------------------------------------------------------------
+# rectified monomials max(0, x)^n: arc-cosine kernels of order n (Cho & Saul 2009)
+# ---------------------------------------------------------------------------------------
+
+
+def _arccos_J(n, rho, ops):
+    """J_n(θ) of Cho & Saul at θ = arccos ρ (cos θ = ρ, sin θ = √((1 − ρ)(1 + ρ))):
+
+    J₀ = π − θ, J₁ = sin θ + (π − θ) cos θ, J₂ = 3 sin θ cos θ + (π − θ)(1 + 2cos²θ),
+    J₃ = 4 sin³θ + 15 sin θ cos²θ + (π − θ)(9 sin²θ cos θ + 15 cos³θ)."""
+    pt = ops.pi - ops.acos(rho)
+    if n == 0:
+        return pt
+    s2 = (1 - rho) * (1 + rho)
+    s = ops.sqrt(s2)
+    if n == 1:
+        return s + pt * rho
+    if n == 2:
+        return 3 * s * rho + pt * (1 + 2 * rho * rho)
+    if n == 3:
+        return s * (4 * s2 + 15 * rho * rho) + pt * rho * (9 * s2 + 15 * rho * rho)
+    raise ValueError(f"J_n is implemented for n <= 3; got {n}")
+
+
+def _relu_power(n) -> Activation:
+    """max(0, x)^n: E[φ(u) φ(v)] = (q₁q₂)^{n/2} J_n(θ)/(2π), and φ' = n max(0, x)^{n−1} gives
+    E[φ'(u) φ'(v)] = n² (q₁q₂)^{(n−1)/2} J_{n−1}(θ)/(2π), θ = arccos(c/√(q₁q₂))."""
+
+    def duals(c, q1, q2, ops):
+        q = ops.sqrt(q1 * q2)
+        rho = ops.clip_unit(c / q)
+        qn1 = q ** (n - 1)
+        two_pi = 2 * ops.pi
+        return (qn1 * q * _arccos_J(n, rho, ops) / two_pi,
+                ops.const(n * n) * qn1 * _arccos_J(n - 1, rho, ops) / two_pi)
+
+    def dual(c, q1, q2, ops):
+        q = ops.sqrt(q1 * q2)
+        return q**n * _arccos_J(n, ops.clip_unit(c / q), ops) / (2 * ops.pi)
+
+    def ddual(c, q1, q2, ops):
+        q = ops.sqrt(q1 * q2)
+        return ops.const(n * n) * q ** (n - 1) * _arccos_J(n - 1, ops.clip_unit(c / q), ops) / (2 * ops.pi)
+
+    return Activation(
+        name=f"relu{n}", dual=dual, ddual=ddual, duals=duals, parity=0, exact="closed",
+        fn=lambda x: np.maximum(x, 0.0) ** n, dfn=lambda x: n * np.maximum(x, 0.0) ** (n - 1),
+        rounding=32.0,
+        reference=f"Cho & Saul, 'Kernel methods for deep learning', NIPS 2009 (arc-cosine kernel, n = {n})",
+        description=f"max(0, x)^{n}")
+
+
+register(_relu_power(2))
+register(_relu_power(3))

@@ -44,6 +44,8 @@ __all__ = ["cube_eigenvalues", "cube_eigenvalues_grid", "grid_steps", "krawtchou
 #: Largest dimension for which closed-form (relu/erf) exact spectra are built symbolically.
 MAX_EXACT_CLOSED_DIM = 24
 _U = 2.0**-53
+#: Largest log2 Φ(1) the N-digit transform accepts (its fixed point needs that many bits).
+MAX_PHI1_BITS = 1 << 20
 
 
 # ---------------------------------------------------------------------------------------
@@ -454,6 +456,11 @@ def _cube_digits(spec, d, kernel, ks, N, structural):
         vals = _eval_points_mp(spec, d, kernel, ops, parity)
         if verify:
             phi1_bits = max(phi1_bits, int(ctx.mag(vals[0])))
+            if phi1_bits > MAX_PHI1_BITS:
+                raise ValueError(f"precision: this network's kernel is about 2^{phi1_bits} at t = 1 (depth "
+                                 f"{spec.depth} of {spec.activation.name!r} with weight_var {spec.weight_var}), "
+                                 f"beyond the {MAX_PHI1_BITS}-bit range of the N-digit transform; use "
+                                 "precision='double' (it flags the overflow) or a smaller depth/weight_var")
             ops2 = MpOps(P + guard + phi1_bits + 72)
             vals2 = _eval_points_mp(spec, d, kernel, ops2, parity)
             gap = max(abs(ops2.ctx.ldexp(a - b, P)) for a, b in zip(vals, vals2))

@@ -56,6 +56,14 @@ def _shared_rel(act, rel, q, q_new, weight_var, ops):
     return rel * gain + 4 * act.rounding * ops.eps
 
 
+def _check_ntk(act, ntk):
+    """The NTK needs E[φ'(u)φ'(v)] on the diagonal; activations whose derivative is a Dirac
+    delta (step, sign) have none there (it is infinite), so only their CK exists."""
+    if ntk and not getattr(act, "ntk_defined", True):
+        raise ValueError(f"activation {act.name!r} has no derivative (φ' is a Dirac delta), so its NTK "
+                         "is undefined; use kernel='ck'")
+
+
 def layers(act, cov, qx, qy, weight_var, bias_var, depth, ops, ntk=True, track=False):
     """Iterate the CK/NTK recursion, yielding a :class:`Layer` for depth 0, 1, …, ``depth``.
 
@@ -71,6 +79,7 @@ def layers(act, cov, qx, qy, weight_var, bias_var, depth, ops, ntk=True, track=F
       hyperparameters, smoothly in t, so it is kept apart from the point-wise noise; it is
       amplified layer by layer as the diagonal map amplifies relative changes of q.
     """
+    _check_ntk(act, ntk)
     same = qx is qy
     sw, sb = weight_var, bias_var
     S = sw * cov + sb
@@ -191,6 +200,7 @@ def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=Fa
     along the *first* axis; hyperparameter grids broadcast along the trailing axes (so that
     per-architecture quantities broadcast over contiguous memory).
     """
+    _check_ntk(act, ntk)
     ops = NumpyOps()
     gaps, accurate = _gap_fns(act)
     u = ops.eps
