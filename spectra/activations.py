@@ -58,6 +58,12 @@ class Activation:
         φ = (linear) + (even function), as relu, abs and leaky relu: the dual's odd part is then
         linear in c (E[u ψ(v)] = 0 for even ψ), so with σ_b² = 0 at depth 1 every odd μ_k,
         k ≥ 3, is exactly 0.
+    odd_poly_degree, even_poly_degree : int or None
+        The degree of φ's odd (even) part when that part is a polynomial: relu2 = x²/2 + x|x|/2
+        has even part of degree 2, relu3 odd part of degree 3, step (1/2 + sign/2) even part of
+        degree 0. The dual's odd (even) Hermite coefficients then vanish above that degree, so
+        with σ_b² = 0 at depth 1 every μ_k of that parity above it is exactly 0 (CK and NTK).
+        ``odd_part_linear`` is ``odd_poly_degree = 1``.
     rounding : float
         A bound, in units of the unit roundoff times the output scale √(q₁q₂)-like
         magnitude, on the float64 rounding error of one ``dual``/``ddual`` evaluation.
@@ -82,6 +88,8 @@ class Activation:
     description: str = ""
     poly_degree: int | None = None
     odd_part_linear: bool = False
+    odd_poly_degree: int | None = None
+    even_poly_degree: int | None = None
     gaps: Callable | None = field(default=None, repr=False)
     duals: Callable | None = field(default=None, repr=False)
     ntk_defined: bool = True
@@ -498,6 +506,7 @@ def _step_gaps_fn(factor):
 
 register(Activation(
     name="step", dual=_step_dual, ddual=_delta_ddual("step", 1), parity=0, exact="closed",
+    even_poly_degree=0,  # 1(x>0) = 1/2 + sign(x)/2
     gaps=_step_gaps_fn(1), ntk_defined=False,
     fn=lambda x: (x > 0).astype(float), dfn=lambda x: np.zeros_like(x, dtype=float), rounding=16.0,
     reference="Sheppard (1899) orthant probability; Cho & Saul, NIPS 2009 (arc-cosine kernel, n = 0)",
@@ -644,6 +653,8 @@ def _relu_power(n) -> Activation:
 
     return Activation(
         name=f"relu{n}", dual=dual, ddual=ddual, duals=duals, parity=0, exact="closed",
+        # max(0,x)^n = xⁿ/2 + sign(x)|x|ⁿ/2: the part of xⁿ's parity is the polynomial xⁿ/2
+        odd_poly_degree=n if n % 2 else None, even_poly_degree=None if n % 2 else n,
         fn=lambda x: np.maximum(x, 0.0) ** n, dfn=lambda x: n * np.maximum(x, 0.0) ** (n - 1),
         rounding=32.0,
         reference=f"Cho & Saul, 'Kernel methods for deep learning', NIPS 2009 (arc-cosine kernel, n = {n})",

@@ -114,13 +114,20 @@ def kernel_degree(act: Activation, depth: int, kernel: str):
 def structural_zero(act: Activation, depth: int, zero_bias: bool, kernel: str, k: int) -> bool:
     """True if μ_k = 0 exactly on the cube and sphere.
 
-    By parity; above the degree of Φ when Φ is a polynomial; and for odd k ≥ 3 at depth 1
-    with σ_b² = 0 when φ is linear plus even (relu): Φ's odd part is then linear in t.
+    By parity; above the degree of Φ when Φ is a polynomial; and at depth 1 with σ_b² = 0,
+    above the degree of φ's odd (even) part for odd (even) k when that part is a polynomial
+    (relu: odd part linear, so odd k ≥ 3; relu2: even k ≥ 4; relu3: odd k ≥ 5; step: even
+    k ≥ 2), since Φ's Taylor coefficients of that parity then stop at that degree.
     """
     p = kernel_parity(act, depth, zero_bias)
     if (p == -1 and k % 2 == 0) or (p == 1 and k % 2 == 1):
         return True
-    if k % 2 == 1 and k >= 3 and depth == 1 and zero_bias and act.odd_part_linear:
-        return True
+    if depth == 1 and zero_bias:
+        odd_deg = 1 if act.odd_part_linear else getattr(act, "odd_poly_degree", None)
+        even_deg = getattr(act, "even_poly_degree", None)
+        if k % 2 == 1 and odd_deg is not None and k > odd_deg:
+            return True
+        if k % 2 == 0 and even_deg is not None and k > even_deg:
+            return True
     deg = kernel_degree(act, depth, kernel)
     return deg is not None and k > deg

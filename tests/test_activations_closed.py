@@ -335,3 +335,31 @@ def test_n_digits_refuses_kernels_beyond_fixed_point_range():
     net = spectra.Architecture("exp", 3, 2, 0)
     with pytest.raises(ValueError, match="precision: this network's kernel is about 2\\^"):
         spectra.cube_eigenvalues(net, 6, "ck", precision=20)
+
+
+@pytest.mark.parametrize("name, kern, zero_ks, nonzero_ks", [
+    ("relu2", "ck", [4, 6, 8], [2, 3, 5, 7]),
+    ("relu2", "ntk", [4, 6, 8], [2, 3, 5, 7]),
+    ("relu3", "ck", [5, 7], [3, 4, 6, 8]),
+    ("relu3", "ntk", [5, 7], [3, 4, 6, 8]),
+    ("step", "ck", [2, 4, 6, 8], [1, 3, 5, 7]),
+])
+def test_polynomial_parity_part_zeros_are_declared_and_true(name, kern, zero_ks, nonzero_ks):
+    """At depth 1 with σ_b² = 0, the degrees above the polynomial part of φ of their parity are
+    structural zeros; a 60-digit direct alternating sum over kernel values (tests/reference.py)
+    confirms they are zero and that the others are not."""
+    import mpmath
+    import reference as ref
+
+    d = 8
+    net = spectra.Architecture(name, 1, 2, 0)
+    s = spectra.cube_eigenvalues(net, d, kern, max_degree=d)
+    ctx = mpmath.MPContext()
+    ctx.dps = 60
+    phi = spectra.kernel(net, [(d - 2 * j) / d for j in range(d + 1)], kern, 55)  # t exact in binary
+    for k in zero_ks:
+        assert s.structural[k] and s.values[k] == 0
+        assert abs(ref.cube_mu_direct(list(phi), d, k, ctx)) < mpmath.mpf(10) ** -45
+    for k in nonzero_ks:
+        assert not s.structural[k]
+        assert abs(ref.cube_mu_direct(list(phi), d, k, ctx)) > mpmath.mpf(10) ** -12
