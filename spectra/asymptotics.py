@@ -18,8 +18,8 @@ import numpy as np
 
 from . import _validate
 from .jets import Jet, JetOps
-from .kernels import _kernel_name, _last, layers
-from .precision import MpOps, SympyOps, bits_for_digits, resolve_precision
+from .kernels import _kernel_name, kernel_jet
+from .precision import MpOps, NumpyOps, SympyOps, bits_for_digits, resolve_precision
 from .spec import Architecture, kernel_parity
 
 __all__ = ["compare_domains", "kernel_derivatives"]
@@ -27,18 +27,22 @@ __all__ = ["compare_domains", "kernel_derivatives"]
 _U = 2.0**-53
 
 
-def _jet_at_zero(spec, kernel, K, ops, sw, sb):
-    base = ops.base
+def taylor_at_zero(spec, kernel, order, base, weight_var=None, bias_var=None):
+    """Taylor coefficients a_0..a_order of Φ(t) at t = 0 by jets, in the arithmetic of ``base``
+    (NumpyOps, MpOps or SympyOps); the variances default to the spec's."""
     if base.kind == "double":
-        X = Jet.variable(0.0, 1.0, K)
+        X = Jet.variable(0.0, 1.0, order)
     else:
-        X = Jet.variable(np.array([base.const(0)], dtype=object), np.array([base.const(1)], dtype=object), K)
+        X = Jet.variable(np.array([base.const(0)], dtype=object), np.array([base.const(1)], dtype=object), order)
     one = base.const(1)
-    L = _last(layers(spec.activation, X, one, one, sw, sb, spec.depth, ops, ntk=kernel == "ntk"))
-    J = L.ntk if kernel == "ntk" else L.ck
-    if not isinstance(J, Jet):
-        J = Jet.constant(J, X)
-    return [J.coef[k].reshape(-1)[0] * math.factorial(k) for k in range(K + 1)]
+    sw = base.const(spec.weight_var if weight_var is None else weight_var)
+    sb = base.const(spec.bias_var if bias_var is None else bias_var)
+    J = kernel_jet(spec.activation, X, one, one, sw, sb, spec.depth, JetOps(base), kernel)
+    return [J.coef[k].reshape(-1)[0] for k in range(order + 1)]
+
+
+def _jet_at_zero(spec, kernel, K, base, sw=None, sb=None):
+    return [a * math.factorial(k) for k, a in enumerate(taylor_at_zero(spec, kernel, K, base, sw, sb))]
 
 
 def kernel_derivatives(spec: Architecture, kernel="ntk", max_order=6, precision="double", symbols=None,
@@ -94,10 +98,7 @@ def kernel_derivatives(spec: Architecture, kernel="ntk", max_order=6, precision=
         if spec.activation.exact is None:
             raise ValueError(f"precision='exact': activation {spec.activation.name!r} has no exact closed form; "
                              "use an integer number of digits")
-        so = SympyOps()
-        sw = so.const(symbols.get("weight_var", spec.weight_var))
-        sb = so.const(symbols.get("bias_var", spec.bias_var))
-        vals = _jet_at_zero(spec, kernel, K, JetOps(so), sw, sb)
+        vals = _jet_at_zero(spec, kernel, K, SympyOps(), symbols.get("weight_var"), symbols.get("bias_var"))
         out = []
         for k, v in enumerate(vals):
             if zero[k]:
@@ -109,10 +110,8 @@ def kernel_derivatives(spec: Architecture, kernel="ntk", max_order=6, precision=
         res = np.array(out, dtype=object)
         return (res, np.zeros(K + 1)) if return_error else res
     if prec.kind in ("double", "auto"):
-        ops = JetOps()
         with np.errstate(all="ignore"):
-            vals = np.array(_jet_at_zero(spec, kernel, K, ops, float(spec.weight_var), float(spec.bias_var)),
-                            dtype=float)
+            vals = np.array(_jet_at_zero(spec, kernel, K, NumpyOps()), dtype=float)
         vals[zero] = 0.0
         err = np.abs(vals) * (np.arange(K + 1) + 2) * (spec.depth + 1) * spec.activation.rounding * _U
         return (vals, err) if return_error else vals
@@ -122,9 +121,7 @@ def kernel_derivatives(spec: Architecture, kernel="ntk", max_order=6, precision=
     while True:
         res = []
         for bits in (bits_for_digits(N) + extra, bits_for_digits(N) + extra + 64):
-            mo = MpOps(bits)
-            res.append(_jet_at_zero(spec, kernel, K, JetOps(mo), mo.const(spec.weight_var),
-                                    mo.const(spec.bias_var)))
+            res.append(_jet_at_zero(spec, kernel, K, MpOps(bits)))
         a, b = res
         err = [abs(x - y) for x, y in zip(a, b)]
         ok = all(z or e <= abs(y) * out_ctx.mpf(10) ** (-N) / 4 for z, e, y in zip(zero, err, b))

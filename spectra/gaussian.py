@@ -32,7 +32,7 @@ import numpy as np
 
 from . import _validate
 from .jets import Jet, JetOps
-from .kernels import _kernel_name, _last, layers
+from .kernels import _kernel_name, _last, kernel_jet, layers
 from .precision import MpOps, bits_for_digits, resolve_precision
 from .result import Spectrum
 from .spec import Architecture
@@ -74,9 +74,7 @@ def _kappa_double(spec, kernel, d, K, rho, w=None, info=None, n0=None):
 
     def fn(t0, s2, order):
         X = Jet.variable(t0, s2, order) * scale_c  # cov = √(ρ_a ρ_b) t
-        L = _last(layers(act, X, ra, rb, sw, sb, spec.depth, JetOps(), ntk=ntk))
-        J = L.ntk if ntk else L.ck
-        return J if isinstance(J, Jet) else Jet.constant(J, X)
+        return kernel_jet(act, X, ra, rb, sw, sb, spec.depth, JetOps(), kernel)
 
     diag = []
     for q in (ra, rb):

@@ -64,9 +64,6 @@ class Jet:
         return cls(c)
 
     # -- arithmetic ---------------------------------------------------------------------
-    def _lift(self, other):
-        return other.coef if isinstance(other, Jet) else None
-
     def __neg__(self):
         return Jet(-self.coef)
 
@@ -218,9 +215,6 @@ class JetOps:
         self.pi = base.pi
         self.const = base.const
         self.array = base.array
-
-    def _f(self, name):
-        return getattr(self.base, name)
 
     def sqrt(self, x):
         return _sqrt(x, self.base.sqrt) if isinstance(x, Jet) else self.base.sqrt(x)

@@ -56,6 +56,16 @@ def _shared_rel(act, rel, q, q_new, weight_var, ops):
     return rel * gain + 4 * act.rounding * ops.eps
 
 
+def kernel_jet(act, X, qx, qy, weight_var, bias_var, depth, ops, kernel):
+    """The CK or NTK of depth ``depth`` as a :class:`~spectra.jets.Jet` in the variable of ``X``
+    (the first-layer covariance as a jet; ``ops`` a :class:`~spectra.jets.JetOps`)."""
+    from .jets import Jet
+
+    L = _last(layers(act, X, qx, qy, weight_var, bias_var, depth, ops, ntk=kernel == "ntk"))
+    J = L.ntk if kernel == "ntk" else L.ck
+    return J if isinstance(J, Jet) else Jet.constant(J, X)  # a constant kernel (depth 0, σ_w² t absent)
+
+
 def _check_ntk(act, ntk):
     """The NTK needs E[φ'(u)φ'(v)] on the diagonal; activations whose derivative is a Dirac
     delta (step, sign) have none there (it is infinite), so only their CK exists."""

@@ -237,7 +237,6 @@ class ArbOps:
         with self.context():
             self.pi = flint.arb.pi()
             self.eps = flint.arb(2) ** (-self.prec)
-            self._unit = flint.arb(-1).union(flint.arb(1))
         arb = flint.arb
         self.sqrt = np.frompyfunc(lambda v: arb(v).nonnegative_part().sqrt(), 1, 1)
         # arcsin and arccos through atan2 of nonnegative square roots: defined on balls that

@@ -51,7 +51,7 @@ import numpy as np
 
 from . import _validate
 from .jets import Jet, JetOps
-from .kernels import _kernel_name, _last, layers
+from .kernels import _kernel_name, _last, kernel_jet, layers
 from .kernels import kernel as _kernel_values
 from .precision import (
     UNRESOLVED_RTOL,
@@ -221,21 +221,11 @@ def funk_hecke_double(jet_fn, d, K, batch_ndim=0, n0=None, rounding=16.0, depth=
     return mu, rnd + trunc
 
 
-def _sphere_jets(spec, kernel, sw=None, sb=None, depth=None):
+def _sphere_jets(spec, kernel):
     """jet_fn for the sphere: Φ at t = t₀ + scale·h with ‖x‖²/d = 1 (one-argument kernel)."""
-    act = spec.activation if spec is not None else None
-    ops = JetOps()
-
     def fn(t0, scale, order):
-        X = Jet.variable(t0, scale, order)
-        one = 1.0
-        L = _last(layers(act, X, one, one, float(spec.weight_var) if sw is None else sw,
-                         float(spec.bias_var) if sb is None else sb, spec.depth if depth is None else depth,
-                         ops, ntk=kernel == "ntk"))
-        J = L.ntk if kernel == "ntk" else L.ck
-        if not isinstance(J, Jet):  # depth 0 with zero weight etc. cannot happen, but be safe
-            J = Jet.constant(J, X)
-        return J
+        return kernel_jet(spec.activation, Jet.variable(t0, scale, order), 1.0, 1.0, float(spec.weight_var),
+                          float(spec.bias_var), spec.depth, JetOps(), kernel)
 
     return fn
 
@@ -388,16 +378,11 @@ def funk_hecke_digits(phi_factory, d, ks, N, cancel_hint=None, max_level=12):
 
 
 def _taylor_at_zero_mp(spec, kernel, order, bits):
-    """Taylor coefficients a_0..a_order of Φ at t = 0 (mpf), by jets in a private mpmath context."""
+    """Taylor coefficients a_0..a_order of Φ at t = 0 (mpf) in a private mpmath context."""
+    from .asymptotics import taylor_at_zero
+
     mo = MpOps(bits)
-    X = Jet.variable(np.array([mo.ctx.zero], dtype=object), np.array([mo.ctx.one], dtype=object), order)
-    one = mo.const(1)
-    L = _last(layers(spec.activation, X, one, one, mo.const(spec.weight_var), mo.const(spec.bias_var),
-                     spec.depth, JetOps(mo), ntk=kernel == "ntk"))
-    J = L.ntk if kernel == "ntk" else L.ck
-    if not isinstance(J, Jet):
-        J = Jet.constant(J, X)
-    return [J.coef[n].reshape(-1)[0] for n in range(order + 1)], mo.ctx
+    return taylor_at_zero(spec, kernel, order, mo), mo.ctx
 
 
 def _moments_mp(ctx, k, d, order):
@@ -550,15 +535,11 @@ def _sphere_exact(spec, d, kernel, ks, common):
             raise TypeError(f"{name}: precision='exact' needs an exact rational (int, fractions.Fraction, "
                             f"sympy.Rational or a string such as '1/10'); got the float {v!r}")
     # Taylor coefficients of the polynomial Φ at 0: exact jets through the recursion
-    so = SympyOps()
+    from .asymptotics import taylor_at_zero
+
     deg = spec.kernel_degree(kernel)
-    X = Jet.variable(np.array([so.const(0)], dtype=object), np.array([so.const(1)], dtype=object), deg)
-    one = so.const(1)
-    lay = _last(layers(act, X, one, one, so.const(spec.weight_var), so.const(spec.bias_var), spec.depth,
-                       JetOps(so), ntk=kernel == "ntk"))
-    J = lay.ntk if kernel == "ntk" else lay.ck
-    J = J if isinstance(J, Jet) else Jet.constant(J, X)
-    coeffs = {n: sympy.Rational(sympy.nsimplify(J.coef[n, 0])) for n in range(deg + 1)}
+    a = taylor_at_zero(spec, kernel, deg, SympyOps())
+    coeffs = {n: sympy.Rational(sympy.nsimplify(a[n])) for n in range(deg + 1)}
     out = []
     for k, s in zip(ks, common["structural"]):
         if s:

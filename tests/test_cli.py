@@ -548,7 +548,9 @@ def test_sweep_sphere_csv(tmp_path):
     assert close(x["value"], 2 / 7, 1e-12) and close(x["phi1"], 4, 1e-14)
 
 
-def test_sweep_sphere_progress_total(monkeypatch, tmp_path):
+@pytest.fixture
+def progress_record(monkeypatch):
+    """Pretend stderr is a terminal and record the sweep progress bar's length and total updates."""
     seen = {}
     real_bar = click.progressbar
 
@@ -566,6 +568,11 @@ def test_sweep_sphere_progress_total(monkeypatch, tmp_path):
 
     monkeypatch.setattr(cli_module, "_isatty", lambda stream: True)
     monkeypatch.setattr(cli_module.click, "progressbar", recording_bar)
+    return seen
+
+
+def test_sweep_sphere_progress_total(progress_record, tmp_path):
+    seen = progress_record
     r = run("sweep", "--domain", "sphere", "--dim", "7", "--max-depth", "3", "--max-degree", "2",
             "--weight-var", "1:2:5", "--threads", "4", "--output", str(tmp_path / "g.npz"))
     assert r.exit_code == 0, (r.stderr, r.exception)
@@ -691,24 +698,8 @@ def test_sweep_csv_nan_is_empty(tmp_path):
 
 @pytest.mark.parametrize("weight_var, threads", [("1:2:3", "2"), ("1:2:9", "2"), ("1:5:41", "8"), ("2", "3"),
                                                  ("1:2:5", "1")])
-def test_sweep_progress_total_matches_library(monkeypatch, tmp_path, weight_var, threads):
-    seen = {}
-    real_bar = click.progressbar
-
-    def recording_bar(*args, **kwargs):
-        bar = real_bar(*args, **kwargs)
-        seen["length"] = kwargs["length"]
-        real_update = bar.update
-
-        def update(n, *a):
-            seen["done"] = seen.get("done", 0) + n
-            return real_update(n, *a)
-
-        bar.update = update
-        return bar
-
-    monkeypatch.setattr(cli_module, "_isatty", lambda stream: True)
-    monkeypatch.setattr(cli_module.click, "progressbar", recording_bar)
+def test_sweep_progress_total_matches_library(progress_record, tmp_path, weight_var, threads):
+    seen = progress_record
     r = run("sweep", "--dim", "7", "--max-depth", "2", "--max-degree", "2", "--weight-var", weight_var,
             "--threads", threads, "--output", str(tmp_path / "g.npz"))  # the bar writes to stderr
     assert r.exit_code == 0, (r.stderr, r.exception)
