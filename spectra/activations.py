@@ -7,7 +7,8 @@ E[φ'(u)φ'(v)] = ∂V_φ/∂c. Both are written once against an ``ops`` object
 
 Built in: relu, erf, the monomials xⁿ, leaky_relu and abs (any a·min(x, 0) + b·max(x, 0) through
 :func:`piecewise_linear`), step and sign (CK only: their derivatives are Dirac deltas), sin, cos,
-exp, gauss (exp(−x²/2)) and the rectified monomials relu2, relu3 (arc-cosine kernels).
+exp, gauss (exp(−x²/2)), the rectified monomials relu2, relu3 (arc-cosine kernels) and gelu
+(x Φ(x)); any polynomial through :func:`polynomial` (Hermite expansion, not registered).
 
 Adding an activation is one local change: write its two duals and call :func:`register`.
 """
@@ -21,7 +22,7 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["Activation", "describe", "get_activation", "names", "piecewise_linear", "register"]
+__all__ = ["Activation", "describe", "get_activation", "names", "piecewise_linear", "polynomial", "register"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,6 +94,7 @@ class Activation:
     gaps: Callable | None = field(default=None, repr=False)
     duals: Callable | None = field(default=None, repr=False)
     ntk_defined: bool = True
+    closed_form: bool = True
 
     def __eq__(self, other):
         return isinstance(other, Activation) and other.name == self.name
@@ -123,10 +125,19 @@ def get_activation(name) -> Activation:
         return name
     if not isinstance(name, str):
         raise TypeError(f"activation must be a name such as 'relu'; got {name!r}")
+    if name.strip().startswith("expr:"):
+        text = name.strip()[5:].strip()
+        if name.strip() not in _EXPR_CACHE:
+            from .numeric import from_expr
+
+            _EXPR_CACHE[name.strip()] = from_expr(text)
+        return _EXPR_CACHE[name.strip()]
     key = name.strip().lower()
     key = _ALIASES.get(key, key)
     if key in _REGISTRY:
         return _REGISTRY[key]
+    if key in _NUMERIC_BUILTINS:
+        return register(_numeric_builtin(key))
     m = _MONOMIAL.match(key)
     if m:
         n = int(m.group(1))
@@ -137,9 +148,42 @@ def get_activation(name) -> Activation:
 
 
 def names() -> list[str]:
-    """Registered names (monomials listed as x2..x4; any x<n>, n ≤ 32, is accepted)."""
-    base = [k for k in _REGISTRY if not _MONOMIAL.match(k)]
-    return base + ["x2", "x3", "x4"]
+    """Built-in names (monomials listed as x2..x4; any x<n>, n ≤ 32, is accepted; so is any
+    sympy expression as ``"expr:tanh(x) + 0.1*x"``)."""
+    base = [k for k in _REGISTRY if not _MONOMIAL.match(k) and k not in _NUMERIC_BUILTINS]
+    return base + ["x2", "x3", "x4"] + list(_NUMERIC_BUILTINS)
+
+
+_EXPR_CACHE: dict[str, Activation] = {}
+
+# Activations without a closed-form kernel: sympy expression, parity, degrees of the polynomial
+# odd/even parts, reference. Their duals come from spectra.numeric (Mehler series, quadrature).
+_SELU_L = "1050700987355480493419334985294/1000000000000000000000000000000"
+_SELU_A = "16732632423543772848170429916717/10000000000000000000000000000000"
+_NUMERIC_BUILTINS = {
+    "tanh": ("tanh(x)", -1, None, None, "hyperbolic tangent (kernel: e.g. Poole et al., NeurIPS 2016)"),
+    "sigmoid": ("1/(1 + exp(-x))", 0, None, 0, "logistic sigmoid = 1/2 + tanh(x/2)/2"),
+    "softplus": ("log(1 + exp(x))", 0, 1, None, "softplus = x/2 + (even part); Dugas et al., NIPS 2000"),
+    "silu": ("x/(1 + exp(-x))", 0, 1, None, "SiLU/swish x·sigmoid(x); Elfwing et al. 2018, Ramachandran et al. 2017"),
+    "elu": ("Piecewise((x, x > 0), (exp(x) - 1, True))", 0, None, None, "ELU, α = 1; Clevert et al., ICLR 2016"),
+    "selu": (f"{_SELU_L}*Piecewise((x, x > 0), ({_SELU_A}*(exp(x) - 1), True))", 0, None, None,
+             "SELU (λ, α of Klambauer et al., NeurIPS 2017, to 31 digits)"),
+    "mish": ("x*tanh(log(1 + exp(x)))", 0, None, None, "Mish x·tanh(softplus(x)); Misra, BMVC 2020"),
+    "hardtanh": ("Max(-1, Min(1, x))", -1, None, None, "hard tanh max(−1, min(1, x)); Collobert 2004"),
+}
+_NUMERIC_FORMULAS = {"tanh": "tanh(x)", "sigmoid": "1/(1 + exp(−x))", "softplus": "log(1 + exp(x))",
+                     "silu": "x/(1 + exp(−x))", "elu": "x if x > 0 else exp(x) − 1",
+                     "selu": "λ·(x if x > 0 else α(exp(x) − 1))", "mish": "x·tanh(softplus(x))",
+                     "hardtanh": "max(−1, min(1, x))"}
+_ALIASES.update({"swish": "silu", "logistic": "sigmoid", "hard_tanh": "hardtanh"})
+
+
+def _numeric_builtin(key) -> Activation:
+    from .numeric import from_expr
+
+    text, parity, odd_deg, even_deg, ref = _NUMERIC_BUILTINS[key]
+    return from_expr(text, name=key, description=_NUMERIC_FORMULAS.get(key, text), reference=ref, parity=parity,
+                     odd_poly_degree=odd_deg, even_poly_degree=even_deg)
 
 
 def describe() -> list[dict]:
@@ -147,7 +191,7 @@ def describe() -> list[dict]:
     out = []
     for n in names():
         a = get_activation(n)
-        out.append({"name": a.name, "closed_form": True, "exact": a.exact, "parity": a.parity,
+        out.append({"name": a.name, "closed_form": a.closed_form, "exact": a.exact, "parity": a.parity,
                     "reference": a.reference, "description": a.description})
     return out
 
@@ -663,3 +707,296 @@ def _relu_power(n) -> Activation:
 
 register(_relu_power(2))
 register(_relu_power(3))
+
+
+# ---------------------------------------------------------------------------------------
+# gelu: x Φ(x) (Hendrycks & Gimpel 2016), kernel by Stein's lemma
+# ---------------------------------------------------------------------------------------
+
+
+def _gelu_duals(c, q1, q2, ops):
+    r"""E[gelu(u) gelu(v)] and E[gelu'(u) gelu'(v)] for gelu(x) = x Φ(x), Φ the normal CDF.
+
+    With s₁ = 1 + q₁, s₂ = 1 + q₂, S² = s₁s₂, D = √(S² − c²) and A = π − arccos(c/S)
+    (= π/2 + arcsin(c/S), evaluated as arccos(−c/S)), Stein's lemma gives
+
+    .. math::
+
+        2π V(c) = c A + (q₁q₂ D² + c²)/(S² D),
+
+        2π V'(c) = A + c ((2 + q₁ + q₂)/S² + 1/D²)/D,
+
+    the second being ∂V/∂c = E[φ'(u)φ'(v)] (Price's theorem). The first is the usual
+    c/4 + c arcsin(c/S)/(2π) + [q₁q₂ + c²(1 − q₁q₂)/S²]/(2πD). D ≥ √(1 + q₁ + q₂) on the cone
+    |c| ≤ √(q₁q₂): nothing is singular at ρ = ±1 and no clipping is needed. For c ≥ 0 every
+    term is nonnegative. For c < 0 the float64 path uses :func:`_gelu_duals_double`.
+    """
+    if getattr(ops, "kind", None) == "double":
+        return _gelu_duals_double(c, q1, q2)
+    S2 = (1 + q1) * (1 + q2)
+    D2 = S2 - c * c
+    D = ops.sqrt(D2)
+    A = ops.acos(-c / ops.sqrt(S2))
+    two_pi = 2 * ops.pi
+    V = (c * A + (q1 * q2 * D2 + c * c) / (S2 * D)) / two_pi
+    Vp = (A + c * ((2 + q1 + q2) / S2 + 1 / D2) / D) / two_pi
+    return V, Vp
+
+
+def _sin_minus_x_cos(x):
+    """sin x − x cos x for 0 ≤ x < 1 by its series Σ_k (−1)^(k+1) 2k x^(2k+1)/(2k+1)!
+    (11 terms: relative error < 1e-17)."""
+    x2 = x * x
+    term = x * x2 / 6.0  # x^3/3!
+    acc = 2 * term
+    for k in range(2, 12):
+        term = -term * x2 / ((2 * k) * (2 * k + 1))
+        acc = acc + 2 * k * term
+    return acc
+
+
+def _gelu_duals_double(c, q1, q2):
+    """float64 gelu duals. For c < 0, with ψ = arccos(|c|/S) (cos ψ = |c|/S, sin ψ = D/S),
+
+    2π S V = q₁q₂ (sin ψ − ψ cos ψ) − (1 + q₁ + q₂) ψ cos ψ + cos²ψ / sin ψ,
+
+    so that the leading terms of c A and q₁q₂ D/S², both ~√(2q) at c = −√(q₁q₂) while V is
+    O(q^(−1/2)), cancel analytically (sin ψ − ψ cos ψ by its series for ψ < 1, ψ from arcsin(D/S)
+    where it is small); the rest cancels by at most a factor 5/3 (cot ψ ≤ (1 + q₁ + q₂)ψ/4),
+    apart from the zero of V itself. V' has no such leading cancellation."""
+    c, q1, q2 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (c, q1, q2)))
+    S2 = (1 + q1) * (1 + q2)
+    S = np.sqrt(S2)
+    D2 = S2 - c * c
+    D = np.sqrt(D2)
+    ac = np.abs(c)
+    neg = c < 0
+    psi = np.where(ac < D, np.arccos(np.minimum(ac / S, 1.0)), np.arcsin(np.minimum(D / S, 1.0)))
+    A = np.where(neg, psi, np.pi - psi)  # arccos(−c/S)
+    two_pi = 2 * np.pi
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.where(psi < 1, _sin_minus_x_cos(np.minimum(psi, 1.0)), (D - psi * ac) / S)
+        V_neg = (q1 * q2 * f - (1 + q1 + q2) * psi * ac / S + c * c / (S * D)) / (S * two_pi)
+    V = np.where(neg, V_neg, (c * A + (q1 * q2 * D2 + c * c) / (S2 * D)) / two_pi)
+    Vp = (A + c * ((2 + q1 + q2) / S2 + 1 / D2) / D) / two_pi
+    return V[()], Vp[()]
+
+
+def _gelu_dual(c, q1, q2, ops):
+    """E[gelu(u) gelu(v)] (see :func:`_gelu_duals`)."""
+    if getattr(ops, "kind", None) == "double":
+        return _gelu_duals_double(c, q1, q2)[0]
+    S2 = (1 + q1) * (1 + q2)
+    D2 = S2 - c * c
+    D = ops.sqrt(D2)
+    return (c * ops.acos(-c / ops.sqrt(S2)) + (q1 * q2 * D2 + c * c) / (S2 * D)) / (2 * ops.pi)
+
+
+def _gelu_ddual(c, q1, q2, ops):
+    """E[gelu'(u) gelu'(v)], gelu'(x) = Φ(x) + x φ(x) (see :func:`_gelu_duals`)."""
+    if getattr(ops, "kind", None) == "double":
+        return _gelu_duals_double(c, q1, q2)[1]
+    S2 = (1 + q1) * (1 + q2)
+    D2 = S2 - c * c
+    D = ops.sqrt(D2)
+    return (ops.acos(-c / ops.sqrt(S2)) + c * ((2 + q1 + q2) / S2 + 1 / D2) / D) / (2 * ops.pi)
+
+
+def _gelu_np(x):
+    import scipy.special as sc  # imported on first use (``import spectra`` does not load scipy)
+
+    x = np.asarray(x, dtype=float)
+    return x * sc.ndtr(x)
+
+
+def _gelu_prime_np(x):
+    import scipy.special as sc
+
+    x = np.asarray(x, dtype=float)
+    return sc.ndtr(x) + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+
+
+register(Activation(
+    name="gelu", dual=_gelu_dual, ddual=_gelu_ddual, duals=_gelu_duals, parity=0, exact="closed",
+    # gelu = x/2 + x·erf(x/√2)/2: linear plus even, so the dual's odd part is c/4
+    odd_part_linear=True, odd_poly_degree=1,
+    fn=_gelu_np, dfn=_gelu_prime_np, rounding=32.0,
+    reference="Hendrycks & Gimpel, 'Gaussian error linear units (GELUs)', arXiv:1606.08415 (2016); "
+              "kernel by Stein's lemma, cf. Tsuchida, Pearce, van der Heide, Roosta & Gallagher, "
+              "'Avoiding kernel fixed points: computing with ELU and GELU infinite networks', AAAI 2021",
+    description="x·Φ(x) (exact erf form, Φ the standard normal CDF)"))
+
+
+# ---------------------------------------------------------------------------------------
+# polynomials Σ a_m x^m: Hermite expansion (Mehler's formula)
+# ---------------------------------------------------------------------------------------
+
+
+def _poly_coeffs(coeffs):
+    """``coeffs`` as exact Fractions, constant term first, trailing zeros dropped."""
+    allowed = (f"coeffs must be a list of numbers a_0, a_1, … (constant term first) of a polynomial of "
+               f"degree 0..{MAX_MONOMIAL}, not all zero, such as [1, 0, '-1/3']")
+    if isinstance(coeffs, (str, bytes, dict, set, frozenset)) or not hasattr(coeffs, "__len__") \
+            or not hasattr(coeffs, "__iter__") or np.ndim(coeffs) != 1:
+        raise TypeError(f"{allowed}; got {coeffs!r}")
+    a = [_exact_number(f"coeffs[{i}]", x) for i, x in enumerate(coeffs)]
+    a = [Fraction(int(x.numerator), int(x.denominator)) for x in a]  # numpy ints: Python ints (no overflow)
+    while a and a[-1] == 0:
+        a.pop()
+    if not a:
+        raise ValueError(f"{allowed}; got {list(coeffs)!r}")
+    if len(a) - 1 > MAX_MONOMIAL:
+        raise ValueError(f"{allowed}; got degree {len(a) - 1}")
+    return a
+
+
+def _hermite_table(a):
+    """K[n] = [(j, a_{n+2j} (n+2j)!/(2^j j! n!)), …] (nonzero terms), so that
+    B_n(q) = Σ_j K_{n,j} q^j: x^m = Σ_j m!/(2^j j! (m−2j)!) He_{m−2j}(x)."""
+    N = len(a) - 1
+    fact = math.factorial
+    return [[(j, a[n + 2 * j] * Fraction(fact(n + 2 * j), 2**j * fact(j) * fact(n)))
+             for j in range((N - n) // 2 + 1) if a[n + 2 * j] != 0] for n in range(N + 1)]
+
+
+def _poly_cancellation(a):
+    """sup over q of √(E φ̄(u)² / E φ(u)²), u ~ N(0, q), φ̄ = Σ |a_m| x^m (≥ 1; on a log grid
+    q = 2^−24 … 2^24, beyond which one coefficient dominates): how much the float64 sums
+    B_n(q) = Σ_j K_{n,j} q^j can cancel relative to the Cauchy–Schwarz scale of the dual."""
+    top = max(abs(x) for x in a)
+    K = _hermite_table([x / top for x in a])
+    N = len(a) - 1
+    q = 2.0 ** np.arange(-24.0, 24.5, 0.5)
+    shift = np.where(q > 1, N / 2, 0.0)  # E/q^N above q = 1: every power ≤ 0, no overflow
+    num = np.zeros_like(q)
+    den = np.zeros_like(q)
+    for n, terms in enumerate(K):
+        t = np.zeros_like(q)
+        tb = np.zeros_like(q)
+        for j, k in terms:
+            p = q ** (j + n / 2 - shift)
+            t += float(k) * p
+            tb += abs(float(k)) * p
+        num += math.factorial(n) * tb * tb
+        den += math.factorial(n) * t * t
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.sqrt(num / den)
+    ratio = ratio[np.isfinite(ratio)]
+    return max(1.0, float(ratio.max())) if ratio.size else 1.0
+
+
+def _horner(w, x):
+    """Σ_n w[n] x^n (w[n] None: zero), highest term w[-1] not None; result shaped like x."""
+    acc = w[-1]
+    for wn in reversed(w[:-1]):
+        acc = acc * x if wn is None else acc * x + wn
+    return acc if len(w) > 1 else x * 0 + acc
+
+
+def _poly_str(a):
+    """A readable formula, e.g. 1 − 1/3·x^2."""
+    out = ""
+    for m, x in enumerate(a):
+        if x == 0:
+            continue
+        mag = abs(x)
+        mono = "" if m == 0 else ("x" if m == 1 else f"x^{m}")
+        body = str(mag) if m == 0 else (mono if mag == 1 else f"{mag}·{mono}")
+        out += ("−" if x < 0 else "") + body if not out else (" − " if x < 0 else " + ") + body
+    return out
+
+
+def polynomial(coeffs, name=None) -> Activation:
+    r"""The activation φ(x) = Σ_m a_m x^m, ``coeffs`` = [a_0, a_1, …, a_n] (constant term first,
+    degree n ≤ 32; not registered: pass the object to :class:`~spectra.Architecture`, or see
+    :func:`register`).
+
+    Through the Hermite expansion of φ(√q z) (Mehler's formula), with
+
+    .. math::
+
+        B_n(q) = \sum_{j ≥ 0} a_{n+2j}\, q^j \frac{(n+2j)!}{2^j\, j!\, n!},
+
+        V(c) = E[φ(u)φ(v)] = \sum_n n!\, B_n(q_1) B_n(q_2)\, c^n,\qquad
+        V'(c) = E[φ'(u)φ'(v)] = \sum_{n ≥ 1} n\, n!\, B_n(q_1) B_n(q_2)\, c^{n-1},
+
+    a polynomial with rational coefficients for rational inputs (no square roots), so
+    ``precision="exact"`` gives exact rationals. The coefficients are kept
+    exact (ints, Fractions, strings such as ``"1/3"``; floats with their binary value);
+    ``name`` defaults to ``"poly(a_0,a_1,…)"`` with trailing zeros dropped, e.g.
+    ``polynomial([1, 0, "-1/3"]).name == "poly(1,0,-1/3)"``. ``polynomial([0, 0, 0, 1])`` has
+    the dual of ``"x3"``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``coeffs`` is not a list of numbers, is empty or all zero, or has degree > 32.
+    """
+    a = _poly_coeffs(coeffs)
+    N = len(a) - 1
+    K = _hermite_table(a)
+    nfact = [math.factorial(n) for n in range(N + 1)]
+
+    def hermite(q, ops):
+        """[B_n(q)] (None where B_n ≡ 0), Horner in q."""
+        out = []
+        for terms in K:
+            if not terms:
+                out.append(None)
+                continue
+            coef = dict(terms)
+            jmax = terms[-1][0]
+            acc = ops.const(coef[jmax])
+            for j in range(jmax - 1, -1, -1):
+                acc = acc * q + ops.const(coef[j]) if j in coef else acc * q
+            out.append(acc)
+        return out
+
+    def weights(q1, q2, ops):
+        b1 = hermite(q1, ops)
+        b2 = b1 if q2 is q1 else hermite(q2, ops)
+        return [None if x is None else ops.const(nfact[n]) * x * y for n, (x, y) in enumerate(zip(b1, b2))]
+
+    def deriv(w, c, ops):
+        if N == 0:
+            return c * 0
+        return _horner([None if x is None else ops.const(n + 1) * x for n, x in enumerate(w[1:])], c)
+
+    def duals(c, q1, q2, ops):
+        w = weights(q1, q2, ops)
+        return _horner(w, c), deriv(w, c, ops)
+
+    def dual(c, q1, q2, ops):
+        return _horner(weights(q1, q2, ops), c)
+
+    def ddual(c, q1, q2, ops):
+        return deriv(weights(q1, q2, ops), c, ops)
+
+    odd = [m for m in range(1, N + 1, 2) if a[m] != 0]
+    even = [m for m in range(0, N + 1, 2) if a[m] != 0]
+    parity = -1 if not even else (1 if not odd else 0)
+    odd_deg = max(odd) if odd else None
+    even_deg = max(even) if even else None
+    af = [float(x) for x in a]
+    dfa = [m * x for m, x in enumerate(af)][1:] or [0.0]
+
+    def fn(x):
+        x = np.asarray(x, dtype=float)
+        return np.polynomial.polynomial.polyval(x, af)
+
+    def dfn(x):
+        x = np.asarray(x, dtype=float)
+        return np.polynomial.polynomial.polyval(x, dfa) + 0 * x
+
+    cancel = _poly_cancellation(a)
+    if N >= 1:
+        cancel = max(cancel, _poly_cancellation([m * x for m, x in enumerate(a)][1:]))
+    if name is None:
+        name = "poly(" + ",".join(str(x) for x in a) + ")"
+    return Activation(
+        name=name, dual=dual, ddual=ddual, duals=duals, parity=parity, exact="rational",
+        poly_degree=N, odd_poly_degree=odd_deg, even_poly_degree=even_deg,
+        odd_part_linear=odd_deg is None or odd_deg <= 1,
+        fn=fn, dfn=dfn, rounding=4.0 * (N + 1) * cancel,
+        reference="Hermite expansion (Mehler's formula): E[φ(u)φ(v)] = Σ_n n! B_n(q₁) B_n(q₂) c^n",
+        description=_poly_str(a))

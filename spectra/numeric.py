@@ -751,7 +751,7 @@ def hermite_coefficients(comp, be, sq, N, deriv=False):
     E = E[f(√q z)²], and an error estimate of the b_n (successive levels)."""
     prev = None
     # the trapezoid must resolve ψ_N (local wavelength ≳ π/√N): start near that step
-    start = max(2, int(math.log2(max(math.sqrt(N) / 4, 1))) + 2)
+    start = max(2, int(math.log2(max(math.sqrt(N) / 4, 1))) + 1)
     for level in range(start, _MAX_LEVEL + 1):
         b, E = _hermite_level(comp, be, sq, N, deriv, level)
         scale = math.sqrt(abs(float(be.mid(np.array([E], dtype=be.dtype))[0]))) + 1e-300
@@ -774,10 +774,30 @@ class _Mehler:
         bm = be.mid(b)
         Em = float(be.mid(np.array([E], dtype=be.dtype))[0])
         # R_N = E − Σ b_n² (≥ 0 up to rounding); add the quadrature error of Σ b_n²
-        rem = float(be.mid(np.array([E - (b * b).sum()], dtype=be.dtype))[0])  # in the back end's precision
-        self.R = max(rem, 0.0) + 2 * err * float(np.sum(np.abs(bm))) + 8 * be.eps * abs(Em)
+        # Parseval remainders R_n = E − Σ_{k≤n} b_k², in the back end's precision
+        rems = be.mid(E - np.cumsum(b * b))
+        floor = 2 * err * float(np.sum(np.abs(bm))) + 8 * be.eps * abs(Em)
+        self.Rn = np.maximum(rems, 0.0) + floor
+        self.R = float(self.Rn[-1])
         self.scale = math.sqrt(abs(Em))
         self.err = err
+
+
+def _predict_N(M1, M2, r, target, N):
+    """The next number of terms: extrapolate the Parseval remainders, which decay like
+    exp(−a√n) for activations analytic in a strip, from n = N/2 and N; at least 2N, at most 8N."""
+    R = np.sqrt(M1.Rn * M2.Rn)
+    lo, hi = R[N // 2], R[N]
+    if not (hi > 0 and lo > hi):
+        return 2 * N
+    a = (math.log(lo) - math.log(hi)) / (math.sqrt(N) - math.sqrt(N / 2))
+    lr = -math.log(r) if 0 < r < 1 else 0.0
+    n = N
+    while n < 8 * N:
+        n = int(n * 1.1) + 1
+        if math.log(hi) - a * (math.sqrt(n) - math.sqrt(N)) - lr * (n + 1) <= math.log(target) - 2.0:
+            break
+    return max(2 * N, int(1.2 * n))
 
 
 def _tail_bound(R1, R2, r, N, j):
@@ -837,7 +857,7 @@ class NumericDuals:
                 return M1, M2, N
             if N >= _N_MAX[be.kind]:
                 return None
-            N *= 2
+            N = min(_predict_N(M1, M2, r, be.tail_tol * scale, N), _N_MAX[be.kind])
 
     # -- values -------------------------------------------------------------------------
     def values(self, c, q1, q2, be, want):

@@ -469,8 +469,16 @@ def _box_min_quadratic(x0, x1, y0, y1, rho):
     return max(best, 0.0)
 
 
-def _dual_quad_once(ctx, f, a, b, rho, dps, order):
+def _dual_quad_once(ctx, f, a, b, rho, dps, order, kink=None):
     """One tensor-product Gauss-Legendre evaluation; see :func:`dual_quad`."""
+
+    def align(h):
+        # make ±kink/a (= ±kink/b) piece boundaries: h divides kink/a
+        if kink is None:
+            return h
+        ka = float(kink / a)
+        return ka / math.ceil(ka / h)
+
     xs_raw, ws_raw = _gauss_legendre_raw(order, ctx.prec)
     xi = [ctx.make_mpf(t) for t in xs_raw]
     wi = [ctx.make_mpf(t) for t in ws_raw]
@@ -479,7 +487,7 @@ def _dual_quad_once(ctx, f, a, b, rho, dps, order):
 
     if s2 == 0:
         # degenerate: v = sign(rho) * b/a * u, one-dimensional Gaussian integral
-        h = min(HMAX, HA / math.sqrt(float(a * a + b * b)))
+        h = align(min(HMAX, HA / math.sqrt(float(a * a + b * b))))
         P = math.ceil(R0 / h)
         hh = ctx.mpf(h) / 2
         terms = []
@@ -492,7 +500,7 @@ def _dual_quad_once(ctx, f, a, b, rho, dps, order):
 
     s = ctx.sqrt(s2)
     # piece width: resolves the conditional Gaussian (width s) and f(a x)
-    h = min(HMAX, HS * float(s), HA / float(a), HA / float(b))
+    h = align(min(HMAX, HS * float(s), HA / float(a), HA / float(b)))
     P = math.ceil(R0 / h)
     hh = ctx.mpf(h) / 2
     centres = [(2 * p + 1) * hh for p in range(-P, P)]  # pieces [c-h/2, c+h/2]; 0 is a break
@@ -553,7 +561,7 @@ def _dual_quad_once(ctx, f, a, b, rho, dps, order):
     return ctx.fsum(blocks) / (2 * ctx.pi * s), ctx.sqrt(scale2)
 
 
-def dual_quad(f, c, q1, q2, dps=40, order=None, return_error=False):
+def dual_quad(f, c, q1, q2, dps=40, order=None, return_error=False, kink=None):
     """``E[f(u) f(v)]`` by high-precision numerical integration.
 
     Independent of the closed forms: with standardised coordinates
@@ -597,6 +605,9 @@ def dual_quad(f, c, q1, q2, dps=40, order=None, return_error=False):
     return_error : bool, optional
         Also return an error estimate: the difference to a second run with
         ``order + 8`` points (costs about twice as much).
+    kink : number, optional
+        A kink of ``f`` at ±kink besides 0 (hard-tanh: 1); the piece width is
+        adjusted so that ±kink/sqrt(q) are piece boundaries (needs q1 == q2).
 
     Returns
     -------
@@ -616,10 +627,12 @@ def dual_quad(f, c, q1, q2, dps=40, order=None, return_error=False):
     rho = max(min(rho, ctx.one), -ctx.one)
     if order is None:
         order = max(16, math.ceil(0.85 * dps + 8))
-    val, _ = _dual_quad_once(ctx, f, a, b, rho, int(dps), int(order))
+    if kink is not None and a != b:
+        raise ValueError("dual_quad: kink= needs q1 == q2")
+    val, _ = _dual_quad_once(ctx, f, a, b, rho, int(dps), int(order), kink)
     err = None
     if return_error:
-        val2, _ = _dual_quad_once(ctx, f, a, b, rho, int(dps), int(order) + 8)
+        val2, _ = _dual_quad_once(ctx, f, a, b, rho, int(dps), int(order) + 8, kink)
         err = abs(val2 - val)
         val = val2
     ctx.dps = int(dps)

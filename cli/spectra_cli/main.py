@@ -400,7 +400,9 @@ def _arch_text(spec) -> str:
 # ---------------------------------------------------------------------------------------
 
 _ACTIVATION_HELP = (f"Activation: one of {', '.join(spectra.activation_names())} "
-                    "(any monomial x<n>, n <= 32).")
+                    "(any monomial x<n>, n <= 32), or any sympy expression in x as "
+                    "\"expr:tanh(x) + 0.1*x\" (decimals read exactly; kinks from Piecewise, Abs, "
+                    "Max, Min, Heaviside, sign are split).")
 _PRECISION_HELP = ("'double' (float64 with error bounds; unresolved values are flagged), "
                    "N (N guaranteed significant digits, 1..10000), 'exact' (sympy: rationals "
                    "or closed forms), or 'auto' (double, with unresolved values recomputed "
@@ -675,7 +677,9 @@ def activations_cmd(fmt):
     """List the built-in activations: name, formula, whether the dual kernel is closed-form,
     whether exact arithmetic is available, parity, and the reference for the closed form.
 
-    Any monomial x<n> (n <= 32) is accepted as well.
+    Any monomial x<n> (n <= 32) is accepted as well, and any sympy expression as
+    --activation "expr:...". Activations without a closed form are computed by a Hermite
+    (Mehler) series or by quadrature split at their kinks, to the requested precision.
     """
     records = spectra.describe_activations()
     header = ("name", "description", "closed_form", "exact", "parity", "reference")
