@@ -126,7 +126,7 @@ class _Float:
         self.ns = _FloatNS()
         self.eps = 2.0**-53
         self.tol = 2.0**-52
-        self.tail_tol = 2.0**-50  # series tails: below the 64-ulp rounding budget of a dual
+        self.tail_tol = 2.0**-46  # series tails: within the 128-ulp rounding budget of a numerical dual
 
     def const(self, v):
         return float(v)
@@ -306,6 +306,25 @@ class _Compiled:
         self._srcs = srcs
         self._fns = {}
 
+    def derivative(self, j):
+        """The j-th derivative φ^{(j)} as compiled pieces (None when unknown)."""
+        if self._srcs is None:
+            return None
+        if j == 0:
+            return self
+        key = ("deriv", j)
+        if key not in self._fns:
+            sp = _sympy()
+            from sympy.printing.pycode import MpmathPrinter
+
+            x = sp.Symbol("x", real=True)
+            printer = MpmathPrinter({"fully_qualified_modules": True})
+            exprs = [sp.diff(ex, x, j) for ex in self._srcs]
+            rows = [(lo, hi, printer.doprint(ex), printer.doprint(sp.diff(ex, x)))
+                    for (lo, hi, _, _), ex in zip(self.pieces, exprs)]
+            self._fns[key] = _Compiled(rows, exprs)
+        return self._fns[key]
+
     def kinks(self, be):
         """Interior breakpoints at the back end's precision (sorted)."""
         out = []
@@ -434,6 +453,13 @@ def _expect_2d(comp_f, comp_g, be, sq1, m, s, deriv_f, deriv_g, level, L):
         pts = [(k / sqf[i], kx / sq1[i]) for k, kx in zip(kff, kf)]
         if mf[i] != 0:  # the inner factor has a (smoothed) kink where m z₁ crosses one of g
             pts += [(k / mf[i], kx / m[i]) for k, kx in zip(kgf, kg)]
+            width = sf[i] / abs(mf[i])  # over which that kink is smoothed
+            if width < 0.5:
+                for k, kx in zip(kgf, kg):
+                    for f in (-16, -4, -1, 1, 4, 16):
+                        if width * abs(f) < 2:
+                            pts.append((k / mf[i] + f * width, kx / m[i] + be.const(f) * s[i] / abs(m[i])
+                                        if be.kind != "double" else k / mf[i] + f * width))
         pts = sorted((p for p in pts if -L < p[0] < L), key=lambda p: p[0])
         bounds = [(-Lf, -Lc)] + pts + [(Lf, Lc)]
         acc = be.const(0)
@@ -644,7 +670,7 @@ def compile_expr(expr, text=None):
     if unknown:
         raise ValueError(f"activation: {text!r} uses {', '.join(unknown)}; supported functions: "
                          f"{', '.join(SUPPORTED_FUNCTIONS)}")
-    comp = _Compiled(rows, None)
+    comp = _Compiled(rows, [ex for _, _, ex in pieces])
     jumps = []
     for (_, hi, ex), (_, _, ex2) in itertools.pairwise(pieces):
         jump = sp.simplify(ex2.subs(x, hi) - ex.subs(x, hi))
@@ -781,6 +807,36 @@ class _Mehler:
         self.R = float(self.Rn[-1])
         self.scale = math.sqrt(abs(Em))
         self.err = err
+        self._comp, self._be, self._sq = comp, be, sq
+        self._Ej = {0: abs(Em)}
+
+    def moment(self, j):
+        """q^j E[φ^{(j)}(√q z)²] = Σ_n n^{(j)} b_n² (None if φ^{(j)} is not known)."""
+        if j not in self._Ej:
+            cj = self._comp.derivative(j)
+            if cj is None or len(cj.pieces) != 1:
+                self._Ej[j] = None
+            else:
+                be = self._be
+                sq = np.array([self._sq], dtype=be.dtype)
+                E = float(_diag_scale(cj, be, sq, False, _cutoff(be))[0])
+                q = float(be.mid(sq)[0]) ** 2
+                self._Ej[j] = E * q**j
+        return self._Ej[j]
+
+    def deriv_remainder(self, j):
+        """Σ_{n>N} n^{(j)} b_n² (Parseval for φ^{(j)}), or None."""
+        Mj = self.moment(j)
+        if Mj is None:
+            return None
+        bm = self._be.mid(self.b)
+        n = np.arange(len(bm), dtype=float)
+        fall = np.ones_like(n)
+        for i in range(j):
+            fall = fall * np.maximum(n - i, 0.0)
+        part = float(self._be.mid(np.array([(self.b * self.b * np.array(fall, dtype=object if self._be.kind != "double" else float)).sum()],
+                                           dtype=self._be.dtype))[0])
+        return max(Mj - part, 0.0) + 2 * self.err * float(np.sum(fall * np.abs(bm))) + 8 * self._be.eps * Mj
 
 
 def _predict_N(M1, M2, r, target, N):
@@ -833,31 +889,51 @@ class NumericDuals:
         self._lock = threading.Lock()
 
     # -- Mehler data, cached per (precision, q) --------------------------------------
-    def mehler(self, be, sq, N):
-        key = (be.kind, getattr(be, "prec", 53), float(be.mid(np.array([sq], dtype=be.dtype))[0]), N)
+    def mehler(self, be, sq, N, order=0):
+        key = (be.kind, getattr(be, "prec", 53), float(be.mid(np.array([sq], dtype=be.dtype))[0]), N, order)
         with self._lock:
             hit = self._mehler.get(key)
         if hit is None:
-            hit = _Mehler(self.comp, be, sq, N)
+            comp = self.comp.derivative(order)
+            if comp is None:
+                raise ValueError(f"activation {self.name!r}: its derivative of order {order} is unknown "
+                                 "(give a sympy expression); the Taylor series of the kernel needs it")
+            hit = _Mehler(comp, be, sq, N)
             with self._lock:
                 if len(self._mehler) > 256:
                     self._mehler.clear()
                 self._mehler[key] = hit
         return hit
 
-    def _series_pair(self, be, sq1, sq2, r, orders):
-        """(M1, M2, N) with the tail bound of every derivative order below tolerance at |ρ| ≤ r."""
+    def _series_pair(self, be, sq1, sq2, r, orders, order=0):
+        """(M1, M2, N) with the tail bound of every derivative order below tolerance at |ρ| ≤ r
+        (``order`` > 0: the series of φ^{(order)}, whose Mehler series is V^{(order)})."""
         N = _N_START
         while True:
-            M1 = self.mehler(be, sq1, N)
-            M2 = M1 if sq2 is sq1 else self.mehler(be, sq2, N)
+            M1 = self.mehler(be, sq1, N, order)
+            M2 = M1 if sq2 is sq1 else self.mehler(be, sq2, N, order)
             scale = M1.scale * M2.scale
-            ok = all(_tail_bound(M1.R, M2.R, r, N, j) <= be.tail_tol * scale * (N + 1) ** j for j in orders)
+            ok = all(self._tail_ok(M1, M2, r, N, j, be) for j in orders)
             if ok:
                 return M1, M2, N
             if N >= _N_MAX[be.kind]:
                 return None
             N = min(_predict_N(M1, M2, r, be.tail_tol * scale, N), _N_MAX[be.kind])
+
+    @staticmethod
+    def _tail_ok(M1, M2, r, N, j, be):
+        """The tail of the j-th derivative series is below tolerance: the |ρ|^n bound from
+        Parseval for φ, or (j ≥ 1, valid up to |ρ| = 1) Parseval for φ^{(j)}, relative to
+        √(E[φ^{(j)}(u)²] E[φ^{(j)}(v)²])."""
+        scale = M1.scale * M2.scale
+        if _tail_bound(M1.R, M2.R, r, N, j) <= be.tail_tol * scale * (N + 1) ** j:
+            return True
+        if j == 0:
+            return False
+        R1, R2 = M1.deriv_remainder(j), M2.deriv_remainder(j)
+        if R1 is None or R2 is None:
+            return False
+        return math.sqrt(R1 * R2) <= be.tail_tol * math.sqrt(M1.moment(j) * M2.moment(j))
 
     # -- values -------------------------------------------------------------------------
     def values(self, c, q1, q2, be, want):
@@ -874,8 +950,12 @@ class NumericDuals:
             if want[0]:
                 V[i] = be.with_error(*expectation(self.comp, self.comp, c[i], q1[i], q2[i], be))
             if want[1]:
-                self._need_derivative()
-                D[i] = be.with_error(*expectation(self.comp, self.comp, c[i], q1[i], q2[i], be, True, True))
+                if self.continuous:
+                    D[i] = be.with_error(*expectation(self.comp, self.comp, c[i], q1[i], q2[i], be, True, True))
+                else:
+                    # φ jumps: E[φ'²] is infinite (no NTK: the recursion raises before using it);
+                    # the CK's float64 error tracking propagates nothing through |ρ| = 1
+                    D[i] = be.zeros(len(i))
             done |= diag
         if self.smooth and not np.all(done):
             # group by (q1, q2): one Mehler series per distinct pair
@@ -916,11 +996,6 @@ class NumericDuals:
             if want[1]:
                 D[i] = self._ddual_2d(c[i], q1[i], q2[i], be)
         return V, D
-
-    def _need_derivative(self):
-        if not self.continuous:
-            raise ValueError(f"activation {self.name!r} jumps, so φ' has a Dirac delta and E[φ'(u)²] is "
-                             "infinite: the NTK is not defined (use the CK)")
 
     def _ddual_2d(self, c, q1, q2, be):
         if self.continuous:
@@ -964,25 +1039,24 @@ class NumericDuals:
         for idx in keys.values():
             idx = np.asarray(idx)
             sq1, sq2 = be.sqrt(q1a[idx[:1]])[0], be.sqrt(q2a[idx[:1]])[0]
+            same = q1f[idx[0]] == q2f[idx[0]]
             r = float(np.max(rho[idx]))
-            got = self._series_pair(be, sq1, sq2, r, tuple(range(need + 1)))
-            if got is None:
-                raise QuadratureError(
-                    f"activation {self.name!r}: the Hermite series of the kernel does not converge fast "
-                    f"enough at |ρ| = {r:.6f} for {need} derivatives (more than {_N_MAX[be.kind]} terms)")
-            M1, M2, N = got
             qq = sq1 * sq2
-            A = M1.b * M2.b
             x = c0f[idx] / qq
-            coefs = A.copy()
             for j in range(need + 1):
-                # d^j/dc^j Σ A_n ρ^n = Σ_n A_n n^{(j)} ρ^{n−j} / qq^j
-                acc = be.zeros(len(idx)) + coefs[N - j] if N - j >= 0 else be.zeros(len(idx))
-                for n in range(N - j - 1, -1, -1):
-                    acc = acc * x + coefs[n]
-                derivs[j][idx] = acc / qq**j
-                coefs = np.array([coefs[n + 1] * (n + 1) for n in range(len(coefs) - 1)] + [coefs[0] * 0],
-                                 dtype=coefs.dtype)
+                # Price: d^j V/dc^j = E[φ^{(j)}(u) φ^{(j)}(v)] = Σ_n b_n^{(j)}(q₁) b_n^{(j)}(q₂) ρⁿ, with
+                # the Hermite coefficients of φ^{(j)} itself (well conditioned, unlike n^{(j)} b_n)
+                got = self._series_pair(be, sq1, sq1 if same else sq2, r, (0,), order=j)
+                if got is None:
+                    raise QuadratureError(
+                        f"activation {self.name!r}: the Hermite series of the kernel's derivative of "
+                        f"order {j} does not converge at |ρ| = {r:.6f} within {_N_MAX[be.kind]} terms")
+                M1, M2, N = got
+                A = M1.b * M2.b
+                acc = be.zeros(len(idx)) + A[N]
+                for n in range(N - 1, -1, -1):
+                    acc = acc * x + A[n]
+                derivs[j][idx] = acc
         off = 1 if deriv else 0
         # compose V^{(j+off)}(c0) with δ = c − c0: Σ_j V^{(j+off)} δ^j / j!
         delta = Jet(c.coef.copy())
@@ -1121,7 +1195,7 @@ def from_expr(expr, name=None, description=None, reference=None, parity=None, od
     dual, ddual, duals = _make_duals(nd)
     return Activation(
         name=label, dual=dual, ddual=ddual, duals=duals, parity=parity, exact=None,
-        fn=_np_function(comp, False), dfn=_np_function(comp, True), rounding=64.0,
+        fn=_np_function(comp, False), dfn=_np_function(comp, True), rounding=128.0,
         reference=reference or "numerical: Mehler (Hermite) series and 2-D quadrature split at kinks",
         description=description or text, odd_poly_degree=odd_poly_degree, even_poly_degree=even_poly_degree,
         odd_part_linear=odd_poly_degree == 1, ntk_defined=continuous, closed_form=False)
@@ -1141,6 +1215,14 @@ class _CallableComp:
 
     def kinks(self, be):
         return list(self._kinks) if be.kind == "double" else [be.const(k) for k in self._kinks]
+
+    def derivative(self, j):
+        """φ (j = 0) or φ' (j = 1, when given); higher derivatives are unknown (None)."""
+        if j == 0:
+            return self
+        if j == 1 and self._f[True] is not None:
+            return _CallableComp(self._f[True], None, self._mp[True], None, self._kinks, self.name + "'")
+        return None
 
     def fn(self, be, j, deriv):
         if be.kind == "double":
@@ -1193,6 +1275,6 @@ def from_callable(fn, deriv=None, *, mp_fn=None, mp_deriv=None, kinks=(), name="
     nd = NumericDuals(comp, name, not comp._kinks, not jumps)
     dual, ddual, duals = _make_duals(nd)
     return Activation(name=name, dual=dual, ddual=ddual, duals=duals, parity=parity, exact=None, fn=fn,
-                      dfn=deriv, rounding=64.0, reference="user callable (numerical duals)",
+                      dfn=deriv, rounding=128.0, reference="user callable (numerical duals)",
                       description=getattr(fn, "__name__", "callable"), ntk_defined=not jumps and deriv is not None,
                       closed_form=False)

@@ -465,7 +465,7 @@ def _sphere_digits(spec, d, kernel, ks, N, structural):
             for i, m in enumerate(mu):
                 if m != 0 and np.isfinite(m) and tr != 0 and np.isfinite(tr):
                     hint[i] = max(hint[i], math.log10(abs(tr)) - math.log10(abs(m)))
-        except (FloatingPointError, ValueError, OverflowError):
+        except (ArithmeticError, ValueError):  # incl. numeric.QuadratureError: no hint
             pass
         series = _sphere_series(spec, d, kernel, todo, N) if d >= 32 else None
         if series is not None:
