@@ -158,7 +158,7 @@ _EXPR_CACHE: dict[str, Activation] = {}
 
 # Activations without a closed-form kernel: sympy expression, parity, degrees of the polynomial
 # odd/even parts, reference. Their duals come from spectra.numeric (Mehler series, quadrature).
-_SELU_L = "1050700987355480493419334985294/1000000000000000000000000000000"
+_SELU_L = "10507009873554804934193349852946/10000000000000000000000000000000"
 _SELU_A = "16732632423543772848170429916717/10000000000000000000000000000000"
 _NUMERIC_BUILTINS = {
     "tanh": ("tanh(x)", -1, None, None, "hyperbolic tangent (kernel: e.g. Poole et al., NeurIPS 2016)"),
@@ -167,7 +167,7 @@ _NUMERIC_BUILTINS = {
     "silu": ("x/(1 + exp(-x))", 0, 1, None, "SiLU/swish x·sigmoid(x); Elfwing et al. 2018, Ramachandran et al. 2017"),
     "elu": ("Piecewise((x, x > 0), (exp(x) - 1, True))", 0, None, None, "ELU, α = 1; Clevert et al., ICLR 2016"),
     "selu": (f"{_SELU_L}*Piecewise((x, x > 0), ({_SELU_A}*(exp(x) - 1), True))", 0, None, None,
-             "SELU (λ, α of Klambauer et al., NeurIPS 2017, to 31 digits)"),
+             "SELU (λ = 1.0507009873554804934193349852946, α = 1.6732632423543772848170429916717: Klambauer et al., NeurIPS 2017)"),
     "mish": ("x*tanh(log(1 + exp(x)))", 0, None, None, "Mish x·tanh(softplus(x)); Misra, BMVC 2020"),
     "hardtanh": ("Max(-1, Min(1, x))", -1, None, None, "hard tanh max(−1, min(1, x)); Collobert 2004"),
 }
@@ -784,22 +784,12 @@ def _gelu_duals_double(c, q1, q2):
 
 def _gelu_dual(c, q1, q2, ops):
     """E[gelu(u) gelu(v)] (see :func:`_gelu_duals`)."""
-    if getattr(ops, "kind", None) == "double":
-        return _gelu_duals_double(c, q1, q2)[0]
-    S2 = (1 + q1) * (1 + q2)
-    D2 = S2 - c * c
-    D = ops.sqrt(D2)
-    return (c * ops.acos(-c / ops.sqrt(S2)) + (q1 * q2 * D2 + c * c) / (S2 * D)) / (2 * ops.pi)
+    return _gelu_duals(c, q1, q2, ops)[0]
 
 
 def _gelu_ddual(c, q1, q2, ops):
     """E[gelu'(u) gelu'(v)], gelu'(x) = Φ(x) + x φ(x) (see :func:`_gelu_duals`)."""
-    if getattr(ops, "kind", None) == "double":
-        return _gelu_duals_double(c, q1, q2)[1]
-    S2 = (1 + q1) * (1 + q2)
-    D2 = S2 - c * c
-    D = ops.sqrt(D2)
-    return (ops.acos(-c / ops.sqrt(S2)) + c * ((2 + q1 + q2) / S2 + 1 / D2) / D) / (2 * ops.pi)
+    return _gelu_duals(c, q1, q2, ops)[1]
 
 
 def _gelu_np(x):
