@@ -326,11 +326,11 @@ class _Compiled:
         return self._fns[key]
 
     def kinks(self, be):
-        """Interior breakpoints at the back end's precision (sorted)."""
-        out = []
-        for lo, _hi, *_ in self.pieces[1:]:
-            out.append(_eval_const(lo, be))
-        return out
+        """Interior breakpoints at the back end's precision (sorted; cached per precision)."""
+        key = ("kinks", be.kind, getattr(be, "prec", 53))
+        if key not in self._fns:
+            self._fns[key] = [_eval_const(lo, be) for lo, _hi, *_ in self.pieces[1:]]
+        return list(self._fns[key])
 
     def fn(self, be, j, deriv):
         key = (be.kind, j, deriv)
@@ -433,8 +433,16 @@ def _expect_1d(comp_f, comp_g, be, sq1, m, deriv_f, deriv_g, level, L):
 
 
 def _expect_2d(comp_f, comp_g, be, sq1, m, s, deriv_f, deriv_g, level, L):
-    """E[f(√q₁ z₁) g(m z₁ + s z₂)] for arrays (B,) with s > 0, at one quadrature level."""
+    """E[f(√q₁ z₁) g(m z₁ + s z₂)] for arrays (B,) with s > 0, at one quadrature level.
+
+    ``deriv_f``/``deriv_g`` may be tuples (pairs of derivative flags): the kinked rule then
+    evaluates every pair on the same nodes and returns them stacked, shape (pairs·B,)."""
     kf, kg = comp_f.kinks(be), comp_g.kinks(be)
+    multi = isinstance(deriv_f, tuple)
+    if multi and not kf and not kg:
+        return np.concatenate([_expect_2d(comp_f, comp_g, be, sq1, m, s, a, b, level, L)
+                               for a, b in zip(deriv_f, deriv_g)])
+    pairs = list(zip(deriv_f, deriv_g)) if multi else [(deriv_f, deriv_g)]
     if not kf and not kg:
         z, w = _trap_rule(be, level, L)
         wg = w * _gauss_weight(be, z)
@@ -446,7 +454,8 @@ def _expect_2d(comp_f, comp_g, be, sq1, m, s, deriv_f, deriv_g, level, L):
     d, w = _gl_rule(be, level)
     kff, kgf = [float(k) for k in kf], [float(k) for k in kg]
     sqf, mf, sf = be.mid(sq1), be.mid(m), be.mid(s)
-    out = be.zeros(len(sq1))
+    B = len(sq1)
+    out = be.zeros(len(pairs) * B)
     Lf, Lc = float(L), be.const(L)
     nb = len(kg)
     for i in range(len(sq1)):
@@ -462,13 +471,14 @@ def _expect_2d(comp_f, comp_g, be, sq1, m, s, deriv_f, deriv_g, level, L):
                                         if be.kind != "double" else k / mf[i] + f * width))
         pts = sorted((p for p in pts if -L < p[0] < L), key=lambda p: p[0])
         bounds = [(-Lf, -Lc)] + pts + [(Lf, Lc)]
-        acc = be.const(0)
+        acc = [be.const(0) for _ in pairs]
         for (af, a), (bf, b) in itertools.pairwise(bounds):
             if bf <= af:
                 continue
             z1 = a + (b - a) * d
             w1 = (b - a) * w * _gauss_weight(be, z1)
-            F = _eval_piece(comp_f, be, _piece_index(kff, sqf[i] * 0.5 * (af + bf)), deriv_f, sq1[i] * z1)
+            jf = _piece_index(kff, sqf[i] * 0.5 * (af + bf))
+            Fs = {df: _eval_piece(comp_f, be, jf, df, sq1[i] * z1) for df in {p[0] for p in pairs}}
             ctr = m[i] * z1
             ctrf = be.mid(ctr)
             # inner breakpoints z₂ = (κ − m z₁)/s, clipped to [−L, L]; piece j of g lies between
@@ -486,7 +496,7 @@ def _expect_2d(comp_f, comp_g, be, sq1, m, s, deriv_f, deriv_g, level, L):
                 cuts.append(t)
             cuts_f.append(np.full(len(z1), Lf))
             cuts.append(np.full(len(z1), Lc, dtype=be.dtype) if be.kind != "double" else np.full(len(z1), Lf))
-            inner = be.zeros(len(z1))
+            inner = {dg: be.zeros(len(z1)) for dg in {p[1] for p in pairs}}
             for j in range(nb + 1):
                 live = cuts_f[j + 1] > cuts_f[j]
                 if not np.any(live):
@@ -494,10 +504,14 @@ def _expect_2d(comp_f, comp_g, be, sq1, m, s, deriv_f, deriv_g, level, L):
                 a2, b2 = cuts[j][live], cuts[j + 1][live]
                 z2 = a2[:, None] + (b2 - a2)[:, None] * d[None, :]
                 w2 = (b2 - a2)[:, None] * w[None, :] * _gauss_weight(be, z2)
-                G = _eval_piece(comp_g, be, j, deriv_g, ctr[live][:, None] + s[i] * z2)
-                inner[live] = inner[live] + (G * w2).sum(axis=1)
-            acc = acc + (F * inner * w1).sum()
-        out[i] = acc
+                v = ctr[live][:, None] + s[i] * z2
+                for dg in inner:
+                    G = _eval_piece(comp_g, be, j, dg, v)
+                    inner[dg][live] = inner[dg][live] + (G * w2).sum(axis=1)
+            for k, (df, dg) in enumerate(pairs):
+                acc[k] = acc[k] + (Fs[df] * inner[dg] * w1).sum()
+        for k in range(len(pairs)):
+            out[k * B + i] = acc[k]
     return out
 
 
@@ -529,6 +543,26 @@ def _diag_scale(comp, be, sq, deriv, L):
     first = np.abs(be.mid(comp1(2))) + 1e-300
     val, _ = _converge(comp1, be, first, 2, _MAX_LEVEL, "E[φ²]")
     return np.abs(be.mid(val))
+
+
+def expectation_pair(comp, c, q1, q2, be):
+    """(E[φ(u)φ(v)], E[φ'(u)φ'(v)]) with errors, off the diagonal, sharing the 2-D nodes."""
+    L = _cutoff(be)
+    sq1 = be.sqrt(q1)
+    m = c / sq1
+    s = be.sqrt((q1 * q2 - c * c) / q1)
+    scales = [np.sqrt(_diag_scale(comp, be, sq1, d, L) * _diag_scale(comp, be, be.sqrt(q2), d, L))
+              for d in (False, True)]
+    B = len(c)
+    vals, errs = [be.zeros(B), be.zeros(B)], [np.zeros(B), np.zeros(B)]
+    for lo in range(0, B, 1):
+        sl = np.arange(lo, min(lo + 1, B))
+        v, e = _converge(lambda lv, sl=sl: _expect_2d(comp, comp, be, sq1[sl], m[sl], s[sl], (False, True),
+                                                      (False, True), lv, L),
+                         be, np.concatenate([scales[0][sl], scales[1][sl]]), 2, _MAX_LEVEL - 2, "E[φ(u)φ(v)]")
+        for k in range(2):
+            vals[k][sl], errs[k][sl] = v[k * len(sl):(k + 1) * len(sl)], e[k * len(sl):(k + 1) * len(sl)]
+    return (vals[0], errs[0]), (vals[1], errs[1])
 
 
 def expectation(comp_f, comp_g, c, q1, q2, be, deriv_f=False, deriv_g=False):
@@ -991,6 +1025,10 @@ class NumericDuals:
                 done[idx] = True
         if not np.all(done):
             i = np.flatnonzero(~done)
+            if want[0] and want[1] and self.continuous and not self.smooth:
+                (v, ev), (d, ed) = expectation_pair(self.comp, c[i], q1[i], q2[i], be)
+                V[i], D[i] = be.with_error(v, ev), be.with_error(d, ed)
+                return V, D
             if want[0]:
                 V[i] = be.with_error(*expectation(self.comp, self.comp, c[i], q1[i], q2[i], be))
             if want[1]:
