@@ -351,16 +351,25 @@ def cube_eigenvalues(spec: Architecture, dim: int, kernel="ntk", max_degree=None
     structural = np.array([spec.structural_zero(kernel, k) for k in ks])
     common = dict(domain="cube", dim=dim, spec=spec, kernel=kernel, precision=prec,
                   degrees=np.array(ks), multiplicities=mult, structural=structural)
+    return spectrum_at_precision(spec, dim, kernel, ks, prec, common, _cube_exact, _cube_digits, _cube_double)
+
+
+def spectrum_at_precision(spec, dim, kernel, ks, prec, common, exact_fn, digits_fn, double_fn):
+    """The precision dispatch every domain shares: ``exact_fn(spec, dim, kernel, ks, common)``
+    returns a Spectrum; ``digits_fn(spec, dim, kernel, ks, N, structural)`` (values, errors,
+    digits, trace, flags); ``double_fn(spec, dim, kernel, ks)`` (μ, errors, trace). Structural
+    zeros are exactly 0 in double; "auto" recomputes unresolved values with ``digits_fn``."""
+    structural = common["structural"]
     if prec.kind == "exact":
-        return _cube_exact(spec, dim, kernel, ks, common)
+        return exact_fn(spec, dim, kernel, ks, common)
     if prec.kind == "digits":
-        vals, errs, digits, trace, flags = _cube_digits(spec, dim, kernel, ks, prec.digits, structural)
+        vals, errs, digits, trace, flags = digits_fn(spec, dim, kernel, ks, prec.digits, structural)
         return Spectrum(values=vals, errors=errs, digits=digits, flags=flags, trace=trace, **common)
-    mu, err, trace = _cube_double(spec, dim, kernel, ks)
+    mu, err, trace = double_fn(spec, dim, kernel, ks)
     mu[structural] = 0.0
     err[structural] = 0.0
     if prec.kind == "auto":
-        return _auto(spec, dim, kernel, ks, mu, err, structural, trace, common)
+        return _auto(spec, dim, kernel, ks, mu, err, structural, trace, common, digits_fn=digits_fn)
     vals, flags = _flag_double(mu, err, structural)
     return Spectrum(values=vals, errors=err, digits=_digits(vals, err, structural), flags=flags,
                     trace=trace, **common)

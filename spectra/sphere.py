@@ -617,21 +617,9 @@ def sphere_eigenvalues(spec: Architecture, dim: int, kernel="ntk", max_degree=No
     structural = np.array([spec.structural_zero(kernel, k) for k in ks])
     common = dict(domain="sphere", dim=dim, spec=spec, kernel=kernel, precision=prec,
                   degrees=np.array(ks), multiplicities=mult, structural=structural)
-    if prec.kind == "exact":
-        return _sphere_exact(spec, dim, kernel, ks, common)
-    if prec.kind == "digits":
-        vals, errs, digits, trace, flags = _sphere_digits(spec, dim, kernel, ks, prec.digits, structural)
-        return Spectrum(values=vals, errors=errs, digits=digits, flags=flags, trace=trace, **common)
-    from .cube import _auto, _digits, _flag_double
+    from .cube import spectrum_at_precision
 
-    mu, err, trace = _sphere_double(spec, dim, kernel, ks)
-    mu[structural] = 0.0
-    err[structural] = 0.0
-    if prec.kind == "auto":
-        return _auto(spec, dim, kernel, ks, mu, err, structural, trace, common, digits_fn=_sphere_digits)
-    vals, flags = _flag_double(mu, err, structural)
-    return Spectrum(values=vals, errors=err, digits=_digits(vals, err, structural), flags=flags,
-                    trace=trace, **common)
+    return spectrum_at_precision(spec, dim, kernel, ks, prec, common, _sphere_exact, _sphere_digits, _sphere_double)
 
 
 def sphere_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kernels=("ck", "ntk"),

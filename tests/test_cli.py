@@ -515,12 +515,7 @@ def test_sweep_sphere_npz(tmp_path):
     assert "sphere" in r.output and "(3, 3, 2, 4)" in r.output and len(r.output.splitlines()) == 1
     assert os.listdir(tmp_path) == ["sphere.npz"]
     with np.load(path) as z:
-        assert set(z.files) == {"ck", "ck_err", "ck_phi1", "ntk", "ntk_err", "ntk_phi1", "depths", "weight_var",
-                                "bias_var", "degrees", "activation", "dim"}
-        for k in ("ck", "ntk"):
-            assert z[k].shape == z[k + "_err"].shape == (3, 3, 2, 4)
-            assert z[k + "_phi1"].shape == (3, 3, 2)
-        assert z["depths"].tolist() == [0, 1, 2] and z["degrees"].tolist() == [0, 1, 2, 3]
+        check_sweep_layout(z)
         assert int(z["dim"]) == 7 and str(z["activation"]) == "relu"
         # depth 0 is linear on the sphere too: mu_0 = bv, mu_1 = wv/d, nothing else; Phi(1) = wv + bv
         wv = np.array([1, 1.5, 2])[:, None]
@@ -648,18 +643,23 @@ SWEEP = ["sweep", "--activation", "relu", "--kernel", "ck,ntk", "--dim", "7", "-
          "--weight-var", "1:2:3", "--bias-var", "0,2", "--max-degree", "3", "--threads", "2"]
 
 
+def check_sweep_layout(z):
+    """The arrays and shapes of a SWEEP grid (3 depths × 3 weight_var × 2 bias_var × 4 degrees)."""
+    assert set(z.files) == {"ck", "ck_err", "ck_phi1", "ntk", "ntk_err", "ntk_phi1", "depths", "weight_var",
+                            "bias_var", "degrees", "activation", "dim"}
+    for k in ("ck", "ntk"):
+        assert z[k].shape == z[k + "_err"].shape == (3, 3, 2, 4)
+        assert z[k + "_phi1"].shape == (3, 3, 2)
+    assert z["depths"].tolist() == [0, 1, 2] and z["degrees"].tolist() == [0, 1, 2, 3]
+
+
 def test_sweep_npz(tmp_path):
     path = tmp_path / "grid.npz"
     r = ok(*SWEEP, "--output", str(path))
     assert str(path) in r.output and "(3, 3, 2, 4)" in r.output and len(r.output.splitlines()) == 1
     assert os.listdir(tmp_path) == ["grid.npz"]
     with np.load(path) as z:
-        assert set(z.files) == {"ck", "ck_err", "ck_phi1", "ntk", "ntk_err", "ntk_phi1", "depths", "weight_var",
-                                "bias_var", "degrees", "activation", "dim"}
-        for k in ("ck", "ntk"):
-            assert z[k].shape == z[k + "_err"].shape == (3, 3, 2, 4)
-            assert z[k + "_phi1"].shape == (3, 3, 2)
-        assert z["depths"].tolist() == [0, 1, 2] and z["degrees"].tolist() == [0, 1, 2, 3]
+        check_sweep_layout(z)
         assert z["weight_var"].tolist() == [1.0, 1.5, 2.0] and z["bias_var"].tolist() == [0.0, 2.0]
         assert z["activation"].shape == () and str(z["activation"]) == "relu"
         assert z["dim"].shape == () and int(z["dim"]) == 7

@@ -59,6 +59,22 @@ def check_entry(got, err, flag, want, tol):
         return abs(want) <= 11 * err + tol
     return abs(got - want) <= tol
 
+def assert_matches_nystrom(s, lo, hi, tr):
+    """Every μ_{k,j} of the Spectrum ``s`` agrees with the Nyström reference ``hi`` (its error
+    estimated as 10·|hi − lo|), and unflagged error estimates cover the difference."""
+    vals, errs = np.asarray(s.values, dtype=float), np.asarray(s.errors, dtype=float)
+    bad = []
+    for i, (k, j) in enumerate(zip(s.degrees, s.extra["radial_index"])):
+        k, j = int(k), int(j)
+        want = hi[k][j]
+        ny_err = 10 * abs(hi[k][j] - lo[k][j]) + 1e-12 * tr
+        if not check_entry(vals[i], errs[i], s.flags[i], want, ny_err + 1e-9 * tr):
+            bad.append(f"(k={k}, j={j}): {vals[i]!r} vs {want!r} (reference error {ny_err:.2g}; flag {s.flags[i]})")
+        elif s.flags[i] is None and abs(vals[i] - want) > errs[i] + ny_err:
+            bad.append(f"(k={k}, j={j}): error estimate {errs[i]:.2g} < |diff| {abs(vals[i] - want):.2g}")
+    assert not bad, "\n".join(bad)
+
+
 
 def by_degree(s):
     """{k: values in the order of the radial index} from a flat Gaussian Spectrum."""
@@ -182,16 +198,7 @@ def test_nystrom_hermite_d1(case):
     lo, hi = ref.gaussian_d1_nystrom(f, 100), ref.gaussian_d1_nystrom(f, 200)
     s = spectrum(case, 1, 1, 4)
     tr = trace_ref(case, 1)
-    vals, errs = np.asarray(s.values, dtype=float), np.asarray(s.errors, dtype=float)
-    bad = []
-    for i, (k, j) in enumerate(zip(s.degrees, s.extra["radial_index"])):
-        want = hi[k][j]
-        ny_err = 10 * abs(hi[k][j] - lo[k][j]) + 1e-12 * tr
-        if not check_entry(vals[i], errs[i], s.flags[i], want, ny_err + 1e-9 * tr):
-            bad.append(f"(k={k}, j={j}): {vals[i]!r} vs {want!r} (reference error {ny_err:.2g})")
-        elif s.flags[i] is None and abs(vals[i] - want) > errs[i] + ny_err:
-            bad.append(f"(k={k}, j={j}): error estimate {errs[i]:.2g} < |diff| {abs(vals[i] - want):.2g}")
-    assert not bad, "\n".join(bad)
+    assert_matches_nystrom(s, lo, hi, tr)
 
 
 @functools.cache
@@ -211,19 +218,7 @@ def test_nystrom_jacobi_laguerre_d3(case):
     lo, hi = nystrom_d3(case)
     s = spectrum(case, 3, 8, 4)
     tr = trace_ref(case, 3)
-    deg, jj = np.asarray(s.degrees), np.asarray(s.extra["radial_index"])
-    vals = np.asarray(s.values, dtype=float)
-    errs = np.asarray(s.errors, dtype=float)
-    bad = []
-    for i in range(len(vals)):
-        k, j = int(deg[i]), int(jj[i])
-        want = hi[k][j]
-        ny_err = 10 * abs(hi[k][j] - lo[k][j]) + 1e-12 * tr
-        if not check_entry(vals[i], errs[i], s.flags[i], want, ny_err + 1e-9 * tr):
-            bad.append(f"(k={k}, j={j}): {vals[i]!r} vs {want!r} (reference error {ny_err:.2g}; flag {s.flags[i]})")
-        elif s.flags[i] is None and abs(vals[i] - want) > errs[i] + ny_err:
-            bad.append(f"(k={k}, j={j}): error estimate {errs[i]:.2g} < |diff| {abs(vals[i] - want):.2g}")
-    assert not bad, "\n".join(bad)
+    assert_matches_nystrom(s, lo, hi, tr)
 
 
 # ---------------------------------------------------------------------------
