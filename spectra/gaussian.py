@@ -87,12 +87,15 @@ def _kappa_double(spec, kernel, d, K, rho, w=None, info=None, n0=None):
 
 
 def _nystrom_double(kap, kerr, w, m, J):
-    """Top-J eigenvalues (descending) of √w κ √w per degree, with Weyl error bounds."""
+    """Top-J eigenvalues (descending) of √w κ √w per degree, with Weyl error bounds, and the
+    matrix traces Σ_a w_a κ_k(r_a, r_a) (= Σ_j μ_{k,j} in the limit) with their error bounds."""
     a, b = _pairs(m)
     sq = np.sqrt(w)
     K1 = kap.shape[0]
     lam = np.empty((K1, J))
     pert = np.empty(K1)
+    tr = np.empty(K1)
+    tr_err = np.empty(K1)
     for k in range(K1):
         A = np.zeros((m, m))
         E = np.zeros((m, m))
@@ -104,7 +107,9 @@ def _nystrom_double(kap, kerr, w, m, J):
         lam[k] = ev[:J] if J <= m else np.r_[ev, np.zeros(J - m)]
         # Weyl: |δλ| ≤ ‖E‖₂ ≤ ‖E‖_F; eigvalsh's own backward error ≈ m u ‖A‖₂
         pert[k] = np.sqrt(np.sum(E * E)) + 4 * m * _U * np.max(np.abs(ev))
-    return lam, pert
+        tr[k] = np.trace(A)
+        tr_err[k] = np.trace(E) + 2 * m * _U * np.trace(np.abs(A))
+    return lam, pert, tr, tr_err
 
 
 def _gaussian_double(spec, d, kernel, K, J, m0=None):
@@ -120,13 +125,14 @@ def _gaussian_double(spec, d, kernel, K, J, m0=None):
         kap, kerr = _kappa_double(spec, kernel, d, K, rho, w, info, n0)
         # the next radial rule starts from the angular rule this one needed (its half is the check)
         n0 = max(info.get("nodes", 2) // 2, 12) if d > 1 else None
-        lam, pert = _nystrom_double(kap, kerr, w, m, J)
+        lam, pert, tr, tr_err = _nystrom_double(kap, kerr, w, m, J)
         if prev is not None:
             change = np.abs(lam - prev)
             tol = np.maximum(4 * pert[:, None], 1e-14 * np.abs(lam))
             if np.all(change <= tol) or int(m * 1.5) > MAX_RADIAL_DOUBLE:
-                return lam, change + pert[:, None], m, change, info.get("nodes", 1)
-        prev = lam
+                traces = (tr, tr_err + np.abs(tr - prev_tr))
+                return lam, change + pert[:, None], m, change, info.get("nodes", 1), traces
+        prev, prev_tr = lam, tr
         m = int(m * 1.5)
 
 
@@ -499,8 +505,11 @@ def gaussian_eigenvalues(spec: Architecture, dim: int, kernel="ntk", max_degree=
     Spectrum
         Flat: one entry per (k, j), ordered by k then j; ``degrees`` holds k,
         ``extra["radial_index"]`` holds j, ``multiplicities`` N(d, k), ``trace`` E_x K(x, x).
-        ``extra["radial_nodes"]`` is the size of the final radial rule. Summing
-        ``fractional_variance`` over j gives FV_k.
+        ``extra["radial_nodes"]`` is the size of the final radial rule. At double precision
+        ``extra["degree_trace"]`` holds Σ_j μ_{k,j} over *all* radial indices (the trace of the
+        Nyström matrix of κ_k, Σ_a w_a κ_k(r_a, r_a)) per degree k, and
+        ``extra["degree_trace_error"]`` its error bound, so that FV_k = N(d, k) Σ_j μ_{k,j} / E K(x, x)
+        (:meth:`Spectrum.fractional_variance_by_degree`) does not depend on ``radial``.
 
     Examples
     --------
@@ -526,11 +535,10 @@ def gaussian_eigenvalues(spec: Architecture, dim: int, kernel="ntk", max_degree=
                          f"and odd parts); got {K}")
     J = _validate.integer("radial", radial, lo=1, hi=64)
     structural = [spec.structural_zero(kernel, k) for k in range(K + 1)]
-    lam, err, m, change, n_ang = _gaussian_double(spec, dim, kernel, K, J)
+    lam, err, m, change, n_ang, (deg_tr, deg_tr_err) = _gaussian_double(spec, dim, kernel, K, J)
     for k in range(K + 1):
         if structural[k]:
-            lam[k] = 0.0
-            err[k] = 0.0
+            lam[k] = err[k] = deg_tr[k] = deg_tr_err[k] = 0.0
     trace, trace_err = _trace_double(spec, dim, kernel)
     degrees = np.repeat(np.arange(K + 1), J)
     jidx = np.tile(np.arange(J), K + 1)
@@ -574,7 +582,8 @@ def gaussian_eigenvalues(spec: Architecture, dim: int, kernel="ntk", max_degree=
         if f and f.startswith("unresolved"):
             flags[i] = f + f" (radial rule of {m} nodes)"
     return Spectrum(values=vals, errors=e, digits=_digits(vals, e, struct), flags=tuple(flags), trace=trace,
-                    extra={"radial_index": jidx, "radial_nodes": m, "trace_error": trace_err}, **common)
+                    extra={"radial_index": jidx, "radial_nodes": m, "trace_error": trace_err,
+                           "degree_trace": deg_tr, "degree_trace_error": deg_tr_err}, **common)
 
 
 def _trace_mp(spec, d, kernel, N):

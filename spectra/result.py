@@ -95,20 +95,50 @@ class Spectrum:
         return np.array([m * v / self.trace for m, v in zip(self.multiplicities, self.values)], dtype=object)
 
     def fractional_variance_by_degree(self):
-        """(degrees, FV_k): the fractional variance summed over entries of the same degree (on the
-        Gaussian, over the radial index j, leaving out unresolved (NaN) entries; elsewhere the same
-        as ``fractional_variance``)."""
-        fv = self.fractional_variance
+        """(degrees, FV_k): the fractional variance of each degree.
+
+        On the Gaussian FV_k = N(d, k) Σ_j μ_{k,j} / E K(x, x) sums over the radial index j. At
+        double precision the sum runs over *every* j (``extra["degree_trace"]``, the trace of the
+        radial operator κ_k), whatever ``radial`` was; at N digits over the listed j only (a lower
+        bound for a PSD kernel), leaving out unresolved entries. Elsewhere the same as
+        ``fractional_variance``.
+        """
         ks = sorted(set(int(k) for k in self.degrees))
+        double = self.precision.kind in ("double", "auto")
+        if double and "degree_trace" in self.extra:
+            tr = float(self.trace)
+            return np.array(ks), np.array([self._mult_of(k) * float(self.extra["degree_trace"][k]) / tr
+                                           for k in ks])
+        fv = self.fractional_variance
         out = []
         for k in ks:
             parts = [fv[i] for i, kk in enumerate(self.degrees) if int(kk) == k]
-            if self.precision.kind in ("double", "auto"):
+            if double:
                 arr = np.asarray(parts, dtype=float)
                 out.append(float(np.sum(arr[np.isfinite(arr)])) if np.isfinite(arr).any() else np.nan)
             else:
                 out.append(sum(parts[1:], parts[0]))
-        return np.array(ks), np.array(out, dtype=float if self.precision.kind in ("double", "auto") else object)
+        return np.array(ks), np.array(out, dtype=float if double else object)
+
+    def _mult_of(self, k):
+        return next(int(m) for m, kk in zip(self.multiplicities, self.degrees) if int(kk) == k)
+
+    def fractional_variance_error_by_degree(self) -> np.ndarray:
+        """Absolute error bounds of :meth:`fractional_variance_by_degree` (float64): the
+        eigenvalues' (or degree traces') errors times multiplicity over E K(x, x), plus that
+        trace's own error where it is known."""
+        ks = sorted(set(int(k) for k in self.degrees))
+        tr = abs(_to_float(self.trace))
+        tr_rel = float(self.extra.get("trace_error", 0.0)) / tr if tr else 0.0
+        _, fv = self.fractional_variance_by_degree()
+        fv = np.array([_to_float(v) for v in fv])
+        if self.precision.kind in ("double", "auto") and "degree_trace" in self.extra:
+            e = np.array([self._mult_of(k) * float(self.extra["degree_trace_error"][k]) for k in ks]) / tr
+        else:
+            errs = np.array([_to_float(v) for v in self.errors])
+            e = np.array([sum(float(m) * errs[i] for i, (m, kk) in enumerate(zip(self.multiplicities, self.degrees))
+                              if int(kk) == k) for k in ks]) / tr
+        return e + np.abs(fv) * tr_rel
 
     def as_float(self) -> np.ndarray:
         """The values as float64 (NaN where unresolved)."""
