@@ -21,8 +21,10 @@ from .cube import (
     grid_steps,
     krawtchouk_transform,
 )
+from .fractional_variance import FractionalVariance, fractional_variance, fractional_variance_grid
 from .gaussian import gaussian_eigenvalues
 from .kernels import kernel, kernel3, kernel_expression, kernel_grid
+from .optimal_depth import NtkVsCk, OptimalDepth, ntk_vs_ck, optimal_depth
 from .precision import Precision, resolve_precision
 from .result import Spectrum
 from .spec import KERNELS, Architecture
@@ -34,6 +36,9 @@ __all__ = [
     "KERNELS",
     "Activation",
     "Architecture",
+    "FractionalVariance",
+    "NtkVsCk",
+    "OptimalDepth",
     "Precision",
     "Spectrum",
     "activation_names",
@@ -41,6 +46,8 @@ __all__ = [
     "cube_eigenvalues",
     "cube_eigenvalues_grid",
     "describe_activations",
+    "fractional_variance",
+    "fractional_variance_grid",
     "gaussian_eigenvalues",
     "get_activation",
     "grid_steps",
@@ -50,6 +57,8 @@ __all__ = [
     "kernel_expression",
     "kernel_grid",
     "krawtchouk_transform",
+    "ntk_vs_ck",
+    "optimal_depth",
     "register",
     "resolve_precision",
     "sphere_eigenvalues",

@@ -23,7 +23,7 @@ from .domains import DOMAINS
 from .result import Spectrum
 from .spec import Architecture
 
-__all__ = ["FractionalVariance", "fractional_variance", "fractional_variance_grid", "GRID_DOMAINS"]
+__all__ = ["GRID_DOMAINS", "FractionalVariance", "fractional_variance", "fractional_variance_grid"]
 
 #: Domains with a whole-grid (depth × weight_var × bias_var) routine; the Gaussian loops per network.
 GRID_DOMAINS = DOMAINS
@@ -143,6 +143,7 @@ def fractional_variance_grid(activation, dim, max_depth, weight_var, bias_var, k
         ``weight_var``, ``bias_var``, ``degrees``; and ``domain``, ``dim``, ``activation``.
     """
     import spectra
+
     from .activations import get_activation
 
     domain = _validate.choice("domain", domain, DOMAINS)

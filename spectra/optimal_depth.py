@@ -22,7 +22,7 @@ import numpy as np
 from . import _validate
 from .fractional_variance import fractional_variance_grid, fv_upper_bound
 
-__all__ = ["OptimalDepth", "optimal_depth", "NtkVsCk", "ntk_vs_ck"]
+__all__ = ["NtkVsCk", "OptimalDepth", "ntk_vs_ck", "optimal_depth"]
 
 #: Near-ties listed in full per degree (the count is always given).
 MAX_TIES_LISTED = 20

@@ -923,9 +923,10 @@ def test_python_dash_m_and_import_stays_click_free():
     r = subprocess.run([sys.executable, "-m", "spectra", "--version"], capture_output=True, text=True, env=env,
                        check=False)
     assert r.returncode == 0 and r.stdout.strip() == f"spectra {spectra.__version__}"
-    r = subprocess.run([sys.executable, "-c", "import sys, spectra; print('click' in sys.modules)"],
-                       capture_output=True, text=True, env=env, check=False)
-    assert r.stdout.strip() == "False"
+    code = ("import sys, spectra, spectra.plots, spectra.domains; "
+            "print([m for m in ('click', 'matplotlib', 'cupy') if m in sys.modules])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert r.stdout.strip() == "[]"
 
 
 # ---------------------------------------------------------------------------------------

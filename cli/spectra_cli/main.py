@@ -953,24 +953,18 @@ def _umask() -> int:
     return mask
 
 
-def _run_sweep(domain, activation, dim, max_depth, wv, bv, kernels, max_degree, threads):
-    """Call the library with a progress callback (a bar on a terminal) and make Ctrl-C stop
-    the worker threads at their next step instead of after the whole grid."""
+def run_with_progress(total, label, compute):
+    """``compute(progress)`` with a progress bar on a terminal (``progress(n)`` advances it by n
+    of ``total`` steps), and Ctrl-C stopping worker threads at their next step instead of after
+    the whole computation. The library's argument errors become one-line CLI errors."""
     cancel = threading.Event()
     lock = threading.Lock()
-    if domain == "sphere":
-        total = max_depth + 1 if max_depth >= 0 else 1  # progress(1) once per depth
-    else:
-        try:
-            total = spectra.grid_steps(max_depth, len(wv), threads)
-        except (ValueError, TypeError):
-            total = 1  # the library reports the bad argument when the sweep starts
     show = _isatty(sys.stderr)
-    bar_cm = (click.progressbar(length=total, label="sweep", file=sys.stderr, show_eta=True)
+    bar_cm = (click.progressbar(length=max(int(total), 1), label=label, file=sys.stderr, show_eta=True)
               if show else contextlib.nullcontext(None))
 
     with bar_cm as bar:
-        def progress(n):
+        def progress(n=1):
             if cancel.is_set():
                 raise KeyboardInterrupt
             if bar is not None:
@@ -987,16 +981,32 @@ def _run_sweep(domain, activation, dim, max_depth, wv, bv, kernels, max_degree, 
                 old = signal.signal(signal.SIGINT, on_sigint)
         try:
             with _library_errors():
-                if domain == "sphere":
-                    return spectra.sphere_eigenvalues_grid(activation, dim, max_depth, wv, bv, kernels,
-                                                           max_degree, progress=progress)
-                return spectra.cube_eigenvalues_grid(activation, dim, max_depth, wv, bv, kernels, max_degree,
-                                                     progress=progress, threads=threads)
+                return compute(progress)
         finally:
             cancel.set()
             if old is not None:
                 signal.signal(signal.SIGINT, old)
             _STATE["line_ended"] = bar is not None  # the bar's exit ends its line
+
+
+def _run_sweep(domain, activation, dim, max_depth, wv, bv, kernels, max_degree, threads):
+    """Call the library with a progress callback (a bar on a terminal); see :func:`run_with_progress`."""
+    if domain == "sphere":
+        total = max_depth + 1 if max_depth >= 0 else 1  # progress(1) once per depth
+    else:
+        try:
+            total = spectra.grid_steps(max_depth, len(wv), threads)
+        except (ValueError, TypeError):
+            total = 1  # the library reports the bad argument when the sweep starts
+
+    def compute(progress):
+        if domain == "sphere":
+            return spectra.sphere_eigenvalues_grid(activation, dim, max_depth, wv, bv, kernels,
+                                                   max_degree, progress=progress)
+        return spectra.cube_eigenvalues_grid(activation, dim, max_depth, wv, bv, kernels, max_degree,
+                                             progress=progress, threads=threads)
+
+    return run_with_progress(total, "sweep", compute)
 
 
 def _write_sweep_csv(fh, out, kernels) -> None:
@@ -1025,3 +1035,7 @@ def _write_sweep_csv(fh, out, kernels) -> None:
                         lines.append(head + degrees[i] + "," + mu[n] + "," + err[n] + tail)
                         n += 1
             fh.write("".join(lines))
+
+
+# the analysis commands (fracvar, optimal-depth, ntk-vs-ck, max-lr, simplicity) register on `main`
+from . import analysis as _analysis  # noqa: E402,F401

@@ -1,0 +1,137 @@
+"""The analysis commands (fracvar, optimal-depth, ntk-vs-ck) and the plots, through click's CliRunner.
+
+Numbers are checked against the brute-force Walsh–Hadamard fractional variances of
+test_optimal_depth (independent reference recursion, no library transform); plots are checked by
+file type and, for one figure, by the data drawn (not pixels).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("click")
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+
+from click.testing import CliRunner  # noqa: E402
+from spectra_cli.main import main  # noqa: E402
+from test_optimal_depth import BV, DEPTHS, WV, D, K, brute_fv  # noqa: E402
+
+GRID = ["--dim", str(D), "--max-depth", str(DEPTHS), "--weight-var", ",".join(map(str, WV)),
+        "--bias-var", ",".join(map(str, BV)), "--max-degree", str(K), "--threads", "1"]
+MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF", ".svg": b"<?xml"}
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def ok(*args):
+    r = run(*args)
+    assert r.exit_code == 0, (r.output, r.stderr, r.exception)
+    return r
+
+
+def bad(*args, match):
+    r = run(*args)
+    assert r.exit_code == 2, (r.output, r.exception)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and match in lines[0], r.stderr
+    assert "Traceback" not in r.output
+    return r
+
+
+@pytest.mark.parametrize("act", ["relu", "erf"])
+def test_optimal_depth_json_matches_brute_force(act):
+    doc = json.loads(ok("optimal-depth", "--activation", act, "--kernel", "ntk", *GRID, "--rtol", "0",
+                        "--format", "json").stdout)
+    assert doc["grid"]["depth"] == {"min": 0, "max": DEPTHS, "num": DEPTHS + 1}
+    want = brute_fv(act, "ntk")
+    rows = doc["optimal_depth"]
+    assert [r["degree"] for r in rows] == list(range(K + 1))
+    for r in rows:
+        f = want[..., r["degree"]]
+        if f.max() <= 1e-14:
+            assert r["depth"] is None
+            continue
+        assert set(r) >= {"degree", "depth", "weight_var", "bias_var", "fractional_variance"}
+        np.testing.assert_allclose(r["fractional_variance"], f.max(), rtol=1e-10)
+        # the reported maximiser's reference value is the maximum (ties allowed at round-off)
+        a = r["depth"]
+        i = int(np.flatnonzero(WV == r["weight_var"])[0])
+        j = int(np.flatnonzero(BV == r["bias_var"])[0])
+        assert f[a, i, j] >= f.max() * (1 - 1e-12)
+
+
+def test_ntk_vs_ck_and_fracvar_outputs():
+    doc = json.loads(ok("ntk-vs-ck", "--activation", "relu", *GRID, "--format", "json").stdout)
+    ck, ntk = brute_fv("relu", "ck")[1:], brute_fv("relu", "ntk")[1:]
+    for e in doc["ntk_vs_ck"]:
+        diff = ntk[..., e["degree"]] - ck[..., e["degree"]]
+        assert e["ntk_greater"] == int(np.sum(diff > 1e-9))
+    csv_text = ok("ntk-vs-ck", "--activation", "relu", *GRID, "--format", "csv").stdout
+    assert csv_text.splitlines()[0] == "degree,points,ntk_greater,ck_greater,tied,unresolved,fraction_ntk_greater"
+    # fracvar over a grid: every record against the reference
+    doc = json.loads(ok("fracvar", "--activation", "erf", "--dim", str(D), "--depth", "0..3", "--weight-var", "1.5,2.5",
+                        "--bias-var", "0,0.5", "--kernel", "ck,ntk", "--max-degree", str(K), "--format", "json").stdout)
+    assert len(doc["fractional_variance"]) == 2 * 4 * 2 * 2 * (K + 1)
+    for r in doc["fractional_variance"]:
+        want = brute_fv("erf", r["kernel"])[r["depth"], list(WV).index(r["weight_var"]), list(BV).index(r["bias_var"]),
+                                             r["degree"]]
+        np.testing.assert_allclose(r["value"], want, rtol=1e-9, atol=1e-13)
+    # one network at 30 digits: FV over all degrees sums to 1
+    doc = json.loads(ok("fracvar", "--activation", "erf", "--dim", "9", "--max-degree", "9", "--bias-var", "0.5",
+                        "--precision", "30", "--format", "json").stdout)
+    import mpmath
+
+    total = mpmath.fsum(mpmath.mpf(r["value"]) for r in doc["fractional_variance"])
+    assert abs(total - 1) < mpmath.mpf(10) ** -28
+
+
+@pytest.mark.parametrize("ext", [".png", ".svg", ".pdf"])
+def test_every_plot_command_writes_the_requested_type(tmp_path, ext):
+    for cmd, extra in (("optimal-depth", []), ("ntk-vs-ck", []), ("fracvar", [])):
+        path = tmp_path / f"{cmd}{ext}"
+        if cmd == "fracvar":
+            args = ["fracvar", "--dim", "8", "--depth", "1,3", "--kernel", "ck,ntk", "--max-degree", "6"]
+        else:
+            args = [cmd, *GRID]
+        r = ok(*args, *extra, "--plot", str(path))
+        data = path.read_bytes()
+        assert len(data) > 1000 and data.startswith(MAGIC[ext]), cmd
+        assert f"wrote {path}" in r.stderr
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_optimal_depth_figure_data():
+    """The figure draws the optimal depths of the brute force (its data, not its pixels)."""
+    import matplotlib.pyplot as plt
+
+    from spectra import plots
+    from spectra.optimal_depth import optimal_depth
+
+    res = optimal_depth("relu", D, DEPTHS, WV, BV, kernel="ck", max_degree=K, rtol=0.0, threads=1)
+    ax = plots.plot_optimal_depth(res)
+    want = brute_fv("relu", "ck")
+    line = ax.lines[0]
+    ks, ds = line.get_xdata(), line.get_ydata()
+    assert list(ks) == list(range(K + 1))
+    for k, dep in zip(ks, ds):
+        f = want[..., k]
+        assert f[int(dep)].max() >= f.max() * (1 - 1e-12)
+    assert ax.get_xlabel() == "degree k" and "optimal depth" in ax.get_ylabel()
+    plt.close(ax.figure)
+
+
+def test_bad_input(tmp_path):
+    bad("optimal-depth", *GRID, "--plot", str(tmp_path / "x.jpg"), match="plot must end in .png, .svg, .pdf")
+    bad("optimal-depth", *GRID[:-2], "--bias-var", "-1", match="bias_var must be >= 0")
+    bad("optimal-depth", *GRID, "--plot-degree", "99", match="plot_degree must be in 0..6")
+    bad("ntk-vs-ck", *GRID, "--min-depth", "9", match="min_depth must be <= max_depth")
+    bad("fracvar", "--depth", "two", match="depth must be an integer >= 0")
+    bad("fracvar", "--depth", "1,2", "--precision", "30", match="precision: several networks")
+    bad("fracvar", "--kernel", "nngp", match="kernel must be one of")
+    bad("optimal-depth", "--kernel", "nngp", match="kernel must be one of")
+    assert not list(tmp_path.iterdir())
