@@ -561,19 +561,25 @@ def _grid_threads(threads):
     return min(os.cpu_count() or 1, 8) if threads is None else _validate.integer("threads", threads, lo=1)
 
 
-def _grid_block(n_weight_var, threads, block):
-    # one work item per thread by default: per-call overhead dominates small items
-    if block is None:
-        return max(1, -(-n_weight_var // threads))
-    return _validate.integer("block", block, lo=1)
+def _grid_chunks(n_weight_var, n_bias_var, threads, block=None):
+    """Work items: (weight_var indices, bias_var indices). One item per thread by default
+    (per-call overhead dominates small items); the weight_var axis is split, or the bias_var
+    axis when there are fewer weight_var values than threads (e.g. a single σ_w²)."""
+    if block is not None:
+        block = _validate.integer("block", block, lo=1)
+    all_w, all_b = np.arange(n_weight_var), np.arange(n_bias_var)
+    if n_weight_var >= threads or n_bias_var < 2 * n_weight_var:
+        b = block or max(1, -(-n_weight_var // threads))
+        return [(all_w[i:i + b], all_b) for i in range(0, n_weight_var, b)]
+    b = block or max(1, -(-n_bias_var // threads))
+    return [(all_w, all_b[j:j + b]) for j in range(0, n_bias_var, b)]
 
 
-def grid_steps(max_depth: int, n_weight_var: int, threads=None, block=None) -> int:
+def grid_steps(max_depth: int, n_weight_var: int, n_bias_var: int, threads=None, block=None) -> int:
     """The number of ``progress`` calls :func:`cube_eigenvalues_grid` makes (one per depth and
     work item), so that a progress bar can be sized before the run."""
     threads = _grid_threads(threads)
-    block = _grid_block(n_weight_var, threads, block)
-    return (max_depth + 1) * -(-n_weight_var // block)
+    return (max_depth + 1) * len(_grid_chunks(n_weight_var, n_bias_var, threads, block))
 
 
 def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kernels=("ck", "ntk"),
@@ -591,11 +597,12 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
     max_degree : int, optional
         Default min(dim, 10).
     progress : callable, optional
-        Called as ``progress(1)`` after each (depth, weight_var block) step; the number of
-        steps is :func:`grid_steps` ``(max_depth, len(weight_var), threads, block)``.
+        Called as ``progress(1)`` after each (depth, work item) step; the number of
+        steps is :func:`grid_steps` ``(max_depth, len(weight_var), len(bias_var), threads, block)``.
     threads : int, optional
         Worker threads (default: the number of CPUs, at most 8). numpy releases the GIL,
-        so the weight_var blocks run in parallel.
+        so the work items (blocks of the weight_var grid, or of the bias_var grid when there are
+        fewer weight_var values than threads) run in parallel.
     block : int, optional
         weight_var values per work item (default: an equal share per thread).
 
@@ -633,10 +640,8 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
         out[k + "_err"] = np.empty(shape + (len(ks),))
         out[k + "_phi1"] = np.empty(shape)
     threads = _grid_threads(threads)
-    block = _grid_block(wv.size, threads, block)
-    chunks = [np.arange(i, min(i + block, wv.size)) for i in range(0, wv.size, block)]
-    n_chunks = len(chunks)
-    threads = min(threads, n_chunks)
+    chunks = _grid_chunks(wv.size, bv.size, threads, block)
+    threads = min(threads, len(chunks))
     # sub-grid for the error recursion: every s-th point, both ends included
     s = max(1, dim // 8)
     sub = np.unique(np.r_[np.arange(0, dim + 1, s), dim])
@@ -650,16 +655,18 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
               for n, k in enumerate(kernels) for i, kk in enumerate(ks)
               if structural_zero(act, L, True, k, kk)] for L in range(max_depth + 1)]
 
-    def run(idx):
+    def run(chunk):
+        idx, jdx = chunk
         sw = wv[idx][None, :, None]
-        sb = bv[None, None, :]
+        sb = bv[jdx][None, None, :]
         gen = layers_gap(act, full[:, None, None], sw, sb, max_depth, ntk="ntk" in kernels, track=False)
         tracked = layers_gap(act, full[sub][:, None, None], sw, sb, max_depth, ntk="ntk" in kernels, track=True)
-        zero_b = bv == 0
-        work = np.empty((3, dim + 1, idx.size * bv.size))
-        mu = np.empty((len(kernels), idx.size, bv.size, len(ks)))
+        zero_b = bv[jdx] == 0
+        work = np.empty((3, dim + 1, idx.size * jdx.size))
+        mu = np.empty((len(kernels), idx.size, jdx.size, len(ks)))
         err = np.empty_like(mu)
-        shape = (idx.size, bv.size)
+        shape = (idx.size, jdx.size)
+        rows, cols = np.ix_(idx, jdx)
         for L, T in zip(gen, tracked):
             for n, k in enumerate(kernels):
                 center = np.broadcast_to(L.center(k), (1,) + shape)[0]
@@ -678,9 +685,9 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
                     mu[n, :, zero_b, i] = err[n, :, zero_b, i] = 0.0
             mu[~(err <= UNRESOLVED_RTOL * np.abs(mu))] = np.nan
             for n, k in enumerate(kernels):
-                out[k][L.depth, idx] = mu[n]
-                out[k + "_err"][L.depth, idx] = err[n]
-                out[k + "_phi1"][L.depth, idx] = np.broadcast_to(L.diag(k), (1,) + shape)[0]
+                out[k][L.depth, rows, cols] = mu[n]
+                out[k + "_err"][L.depth, rows, cols] = err[n]
+                out[k + "_phi1"][L.depth, rows, cols] = np.broadcast_to(L.diag(k), (1,) + shape)[0]
             if progress is not None:
                 progress(1)
 

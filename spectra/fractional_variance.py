@@ -179,7 +179,7 @@ def grid_total(domain, max_depth, n_weight_var, n_bias_var, threads=None):
     import spectra
 
     if domain == "cube":
-        return spectra.grid_steps(max_depth, n_weight_var, threads)
+        return spectra.grid_steps(max_depth, n_weight_var, n_bias_var, threads)
     if domain == "sphere":
         return max_depth + 1
     return (max_depth + 1) * n_weight_var * n_bias_var

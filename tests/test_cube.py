@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reference as ref
-from spectra import Architecture, cube_eigenvalues, cube_eigenvalues_grid, krawtchouk_transform
+from spectra import Architecture, cube_eigenvalues, cube_eigenvalues_grid, grid_steps, krawtchouk_transform
 
 ACTS = ref.ACTIVATIONS
 
@@ -219,13 +219,18 @@ def test_large_dimension_no_overflow():
     assert s.values[0] == pytest.approx(kernel(spec, [0.0], "ntk")[0], rel=1e-3)
 
 
-def test_grid_matches_single():
-    wv, bv = np.array([1.0, 2.5, 4.0]), np.array([0.0, 0.5, 3.0])
-    out = cube_eigenvalues_grid("erf", 64, 20, wv, bv, ("ck", "ntk"), max_degree=6, threads=2)
-    assert out["ck"].shape == (21, 3, 3, 7)
+@pytest.mark.parametrize("wv,bv", [
+    (np.array([1.0, 2.5, 4.0]), np.array([0.0, 0.5, 3.0])),  # work split along weight_var
+    (np.array([2.0]), np.array([0.0, 0.2, 0.5, 1.0, 3.0])),  # one weight_var: split along bias_var
+])
+def test_grid_matches_single(wv, bv):
+    calls = []
+    out = cube_eigenvalues_grid("erf", 64, 20, wv, bv, ("ck", "ntk"), max_degree=6, threads=2, progress=calls.append)
+    assert out["ck"].shape == (21, wv.size, bv.size, 7)
+    assert len(calls) == grid_steps(20, wv.size, bv.size, threads=2) == 21 * 2
     for L in (0, 1, 7, 20):
-        for i in range(3):
-            for j in range(3):
+        for i in range(wv.size):
+            for j in range(bv.size):
                 for k in ("ck", "ntk"):
                     s = cube_eigenvalues(Architecture("erf", L, float(wv[i]), float(bv[j])), 64, k, max_degree=6)
                     g = out[k][L, i, j]

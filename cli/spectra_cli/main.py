@@ -995,7 +995,7 @@ def _run_sweep(domain, activation, dim, max_depth, wv, bv, kernels, max_degree, 
         total = max_depth + 1 if max_depth >= 0 else 1  # progress(1) once per depth
     else:
         try:
-            total = spectra.grid_steps(max_depth, len(wv), threads)
+            total = spectra.grid_steps(max_depth, len(wv), len(bv), threads)
         except (ValueError, TypeError):
             total = 1  # the library reports the bad argument when the sweep starts
 
