@@ -28,6 +28,7 @@ from .optimal_depth import NtkVsCk, OptimalDepth, ntk_vs_ck, optimal_depth
 from .precision import Precision, resolve_precision
 from .result import Spectrum
 from .spec import KERNELS, Architecture
+from .simplicity import SimplicityExperiment, WeakSimplicityCheck, simplicity_bias_experiment, weak_simplicity_bias
 from .sphere import sphere_eigenvalues, sphere_eigenvalues_grid, sphere_multiplicity
 
 __version__ = "0.1.0"
@@ -40,7 +41,9 @@ __all__ = [
     "NtkVsCk",
     "OptimalDepth",
     "Precision",
+    "SimplicityExperiment",
     "Spectrum",
+    "WeakSimplicityCheck",
     "activation_names",
     "compare_domains",
     "cube_eigenvalues",
@@ -61,7 +64,9 @@ __all__ = [
     "optimal_depth",
     "register",
     "resolve_precision",
+    "simplicity_bias_experiment",
     "sphere_eigenvalues",
     "sphere_eigenvalues_grid",
     "sphere_multiplicity",
+    "weak_simplicity_bias",
 ]

@@ -269,3 +269,25 @@ def plot_ntk_vs_ck_examples(result, degree, ax=None):
     ax.legend(fontsize="x-small")
     ax.grid(True, alpha=0.3)
     return ax
+
+
+def plot_probability_rank(experiments, ax=None, labels=None):
+    """Probability against rank (log-log) of the boolean functions sampled by
+    :func:`spectra.simplicity.simplicity_bias_experiment`, for one or several experiments; the
+    dotted line is 1/N, the smallest probability N samples can show."""
+    items = [experiments] if hasattr(experiments, "counts") else list(experiments)
+    ax = _ax(ax)
+    for n, e in enumerate(items):
+        p = e.probabilities
+        width = "∞ (GP)" if e.width == float("inf") else str(e.width)
+        label = labels[n] if labels is not None else (f"{arch_label(e.spec)}, width {width}: "
+                                                      f"P(const)={e.p_constant:.3g}, {e.n_distinct} distinct")
+        ax.loglog(np.arange(1, p.size + 1), p, drawstyle="steps-post", label=label)
+        ax.axhline(1 / e.n_samples, color=f"C{n}", lw=0.7, ls=":")
+    ax.set_xlabel("rank of the boolean function")
+    ax.set_ylabel("probability")
+    e0 = items[0]
+    ax.set_title(f"random networks on {{±1}}^{e0.dim}, N={e0.n_samples} samples", fontsize="medium")
+    ax.legend(fontsize="x-small")
+    ax.grid(True, which="major", alpha=0.3)
+    return ax

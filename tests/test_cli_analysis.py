@@ -92,10 +92,12 @@ def test_ntk_vs_ck_and_fracvar_outputs():
 
 @pytest.mark.parametrize("ext", [".png", ".svg", ".pdf"])
 def test_every_plot_command_writes_the_requested_type(tmp_path, ext):
-    for cmd, extra in (("optimal-depth", []), ("ntk-vs-ck", []), ("fracvar", [])):
+    for cmd, extra in (("optimal-depth", []), ("ntk-vs-ck", []), ("fracvar", []), ("simplicity", [])):
         path = tmp_path / f"{cmd}{ext}"
         if cmd == "fracvar":
             args = ["fracvar", "--dim", "8", "--depth", "1,3", "--kernel", "ck,ntk", "--max-degree", "6"]
+        elif cmd == "simplicity":
+            args = ["simplicity", "--dim", "5", "--samples", "300", "--width", "32"]
         else:
             args = [cmd, *GRID]
         r = ok(*args, *extra, "--plot", str(path))
@@ -125,6 +127,25 @@ def test_optimal_depth_figure_data():
     plt.close(ax.figure)
 
 
+def test_simplicity_command_shows_the_published_contrast():
+    """d = 7 (CONVENTIONS §4 / Yang & Salman): relu depth 2 with σ_w² = σ_b² = 2 puts the most
+    probable functions on the two constants; erf with σ_b² = 0 gives odd functions only; the same
+    seed gives the same counts."""
+    args = ["simplicity", "--dim", "7", "--samples", "400", "--width", "64", "--seed", "3", "--format", "json"]
+    relu = json.loads(ok(*args).stdout)
+    assert relu == json.loads(ok(*args).stdout)  # reproducible
+    assert relu["weak_simplicity_bias"]["holds"] and not relu["weak_simplicity_bias"]["violations"]
+    assert {t["function"] for t in relu["top"][:2]} == {"0x" + "ff" * 16, "0x" + "00" * 16}
+    assert relu["p_constant"] > 0.2 and sum(relu["counts"]) == 400
+    other = json.loads(ok(*args[:-4], "--seed", "4", "--format", "json").stdout)
+    assert other["counts"] != relu["counts"] or other["top"] != relu["top"]
+    erf = json.loads(ok("simplicity", "--activation", "erf", "--bias-var", "0", "--dim", "7", "--samples", "300",
+                        "--width", "32", "--format", "json").stdout)
+    assert erf["p_constant"] == 0 and erf["frac_odd"] == 1.0
+    # the spectrum listed is the CK's, exact zeros on the even degrees (odd φ, σ_b² = 0)
+    assert [r["value"] == 0 for r in erf["spectrum"]] == [k % 2 == 0 for k in range(8)]
+
+
 def test_bad_input(tmp_path):
     bad("optimal-depth", *GRID, "--plot", str(tmp_path / "x.jpg"), match="plot must end in .png, .svg, .pdf")
     bad("optimal-depth", *GRID[:-2], "--bias-var", "-1", match="bias_var must be >= 0")
@@ -134,4 +155,7 @@ def test_bad_input(tmp_path):
     bad("fracvar", "--depth", "1,2", "--precision", "30", match="precision: several networks")
     bad("fracvar", "--kernel", "nngp", match="kernel must be one of")
     bad("optimal-depth", "--kernel", "nngp", match="kernel must be one of")
+    bad("simplicity", "--width", "0", match="width must be an integer >= 1 or 'inf'")
+    bad("simplicity", "--dim", "12", "--samples", "10", match="dim must be an integer in 1..10")
+    bad("simplicity", "--samples", "-1", match="samples must be an integer >= 0")
     assert not list(tmp_path.iterdir())

@@ -466,3 +466,169 @@ def ntk_vs_ck_cmd(domain, activation, dim, max_depth, weight_var, bias_var, max_
         plots.plot_ntk_vs_ck(res, ax=axes[0])
         plots.plot_ntk_vs_ck_examples(res, 1 if plot_degree is None else plot_degree, ax=axes[1])
         _save(fig, plot)
+
+
+# ---------------------------------------------------------------------------------------
+# simplicity
+# ---------------------------------------------------------------------------------------
+
+
+def _width(text):
+    t = text.strip().lower()
+    if t in ("inf", "infinity", "gp"):
+        return math.inf
+    try:
+        w = int(t, 10)
+    except ValueError:
+        w = 0
+    if w < 1:
+        raise CLIError(f"width must be an integer >= 1 or 'inf' (the GP limit); got {text!r}")
+    return w
+
+
+def _simplicity_check_json(chk):
+    def clean(d):
+        out = {}
+        for k, v in d.items():
+            if isinstance(v, (tuple, list)):
+                out[k] = [x if isinstance(x, int) else float(x) for x in v]
+            elif isinstance(v, str):
+                out[k] = v
+            else:
+                out[k] = float(v)
+        return out
+
+    return {"holds": bool(chk.holds), "pairs": chk.n_pairs, "violations": [clean(v) for v in chk.violations],
+            "undecided": [clean(v) for v in chk.undecided]}
+
+
+@main.command("simplicity")
+@click.option("--dim", type=_Int("dim"), default=7, show_default=True,
+              help="Cube dimension d (the experiment enumerates all 2^d points: d <= 10).")
+@click.option("--activation", default="relu", show_default=True, metavar="NAME",
+              help="Activation name (see `spectra activations`); the sampler needs its numpy function.")
+@click.option("--depth", type=_Int("depth"), default=2, show_default=True, help="Hidden layers L >= 0.")
+@click.option("--weight-var", default="2", show_default=True, metavar="NUMBER", help="sigma_w^2 > 0.")
+@click.option("--bias-var", default="2", show_default=True, metavar="NUMBER", help="sigma_b^2 >= 0.")
+@click.option("--kernel", type=_OneOf("kernel", spectra.KERNELS), default="ck", show_default=True,
+              help="Kernel of the spectral check (the sampled functions follow the CK).")
+@click.option("--samples", type=_Int("samples"), default=10000, show_default=True,
+              help="Random networks N (0: only the spectral check).")
+@click.option("--width", "width_text", default="256", show_default=True, metavar="W",
+              help="Hidden width, or 'inf' for samples of GP(0, CK) (the infinite-width limit).")
+@click.option("--seed", type=_Int("seed"), default=0, show_default=True, help="Seed (same seed, same counts).")
+@click.option("--threads", type=_Int("threads"), default=1, show_default=True, help="Sampler threads.")
+@click.option("--top", type=_Int("top"), default=10, show_default=True, help="Most frequent functions listed.")
+@click.option("--format", "fmt", type=_OneOf("format", FORMATS), default="table", show_default=True)
+@click.option("--plot", "plot", default=None, metavar="FILE", help=_PLOT_HELP)
+def simplicity_cmd(dim, activation, depth, weight_var, bias_var, kernel, samples, width_text, seed, threads, top, fmt,
+                   plot):
+    """Simplicity bias: the weak spectral check and the random-network experiment on {-1,+1}^d.
+
+    \b
+    Spectral (CONVENTIONS section 3): mu_0 >= mu_2 >= mu_4 >= ... and mu_1 >= mu_3 >= ...
+    on the cube; every violation beyond the error bounds is reported.
+    Experiment (Valle-Perez et al. 2019; Yang & Salman 2019, section 4): N random networks
+    of the given width in NTK parameterisation (or GP(0, CK) samples with --width inf),
+    evaluated on all 2^d points and thresholded at 0, are counted as boolean functions:
+    probability against rank, next to the CK spectrum of the same architecture.
+    Published contrast (d = 7): relu depth 2, weight_var = bias_var = 2 concentrates on the
+    constant functions; erf with bias_var = 0 never gives a constant (odd functions only);
+    erf depth 32, weight_var 4, bias_var 0 is close to uniform over the odd functions.
+
+    \b
+    Functions are printed as hexadecimal truth tables: bit i is [f(x_i) > 0] with
+    x_i[j] = 1 - 2*((i >> j) & 1) (x_0 = all ones).
+    JSON: {activation, depth, weight_var, bias_var, dim, kernel, spectrum: [{degree, value,
+    normalized, fractional_variance}], weak_simplicity_bias: {holds, pairs, violations,
+    undecided}, and with --samples > 0: width, samples, seed, distinct, p_constant, frac_odd,
+    frac_even, entropy_bits, collision_probability, top: [{rank, function, count,
+    probability}], counts (all, descending)}.
+    """
+    _check_plot(plot)
+    from spectra.simplicity import simplicity_bias_experiment, weak_simplicity_bias
+
+    spec = _architecture(activation, depth, weight_var, bias_var)
+    width = _width(width_text)
+    if samples < 0:
+        raise CLIError(f"samples must be an integer >= 0; got {samples}")
+    if top < 0:
+        raise CLIError(f"top must be an integer >= 0; got {top}")
+    with _library_errors():
+        s = spectra.cube_eigenvalues(spec, dim, kernel, max_degree=dim)
+        chk = weak_simplicity_bias(s)
+    exp = None
+    if samples:
+        state = {"done": 0}
+
+        def compute(progress):
+            def step(done, total):
+                progress(done - state["done"])
+                state["done"] = done
+
+            return simplicity_bias_experiment(spec, dim, samples, width, seed=seed, threads=threads, progress=step)
+
+        exp = run_with_progress(samples, "networks", compute)
+    norm = s.normalized
+    fv = s.fractional_variance
+    spec_rows = [{"degree": int(k), "value": _num(float(v)), "normalized": _num(float(nv)),
+                  "fractional_variance": _num(float(f))} for k, v, nv, f in zip(s.degrees, s.values, norm, fv)]
+    tops = []
+    if exp is not None:
+        for i in range(min(top, exp.n_distinct)):
+            tops.append({"rank": i + 1, "function": "0x" + exp.functions[i][::-1].tobytes().hex(),
+                         "count": int(exp.counts[i]), "probability": float(exp.probabilities[i])})
+    if fmt == "json":
+        doc = {**spec.as_dict(), "dim": dim, "kernel": kernel, "spectrum": spec_rows,
+               "weak_simplicity_bias": _simplicity_check_json(chk)}
+        if exp is not None:
+            doc.update(width="inf" if width == math.inf else width, samples=samples, seed=int(exp.seed),
+                       distinct=int(exp.n_distinct), p_constant=exp.p_constant, frac_odd=exp.frac_odd,
+                       frac_even=exp.frac_even, entropy_bits=exp.entropy_bits,
+                       collision_probability=exp.collision_probability, top=tops,
+                       counts=[int(c) for c in exp.counts])
+        _dump_json(doc)
+    elif fmt == "csv":
+        if exp is None:
+            _echo_csv(("degree", "value", "normalized", "fractional_variance"),
+                      [[r[c] for c in ("degree", "value", "normalized", "fractional_variance")] for r in spec_rows])
+        else:
+            _echo_csv(("rank", "function", "count", "probability"),
+                      [[i + 1, "0x" + exp.functions[i][::-1].tobytes().hex(), int(c), int(c) / samples]
+                       for i, c in enumerate(exp.counts)])
+    else:
+        _simplicity_table(spec, dim, kernel, spec_rows, chk, exp, tops)
+    if plot:
+        from spectra import plots
+
+        fig, axes = _figure(2 if exp is not None else 1)
+        if exp is not None:
+            plots.plot_probability_rank(exp, ax=axes[0])
+        plots.plot_spectrum(s, ax=axes[-1], normalized=True)
+        _save(fig, plot)
+
+
+def _simplicity_table(spec, dim, kernel, spec_rows, chk, exp, tops):
+    from .main import _arch_text
+
+    click.echo(f"Simplicity bias: {_arch_text(spec)}, cube {{-1,+1}}^{dim}")
+    click.echo(f"{kernel.upper()} spectrum (normalised mu_k, fractional variance):")
+    rows = [[r["degree"], _short(r["normalized"]), _short(r["fractional_variance"])] for r in spec_rows]
+    for line in _table(["degree", "mu_k/E K(x,x)", "FV_k"], rows):
+        click.echo(line)
+    verdict = "holds" if chk.holds else f"VIOLATED at {len(chk.violations)} pair(s)"
+    click.echo(f"weak spectral simplicity bias (mu_k >= mu_k+2 within each parity): {verdict}"
+               + (f"; {len(chk.undecided)} pair(s) undecided within error" if chk.undecided else ""))
+    for v in chk.violations:
+        k, k2 = v["degrees"]
+        click.echo(f"  mu_{k2} - mu_{k} = {float(v['excess']):.3e} > error {float(v['tolerance']):.1e}")
+    if exp is None:
+        return
+    width = "inf (GP)" if exp.width == math.inf else exp.width
+    click.echo(f"{exp.n_samples} random networks (width {width}, seed {exp.seed}): {exp.n_distinct} distinct "
+               f"functions; P(constant) {exp.p_constant:.4g}; odd {exp.frac_odd:.3g}; even {exp.frac_even:.3g}; "
+               f"entropy {exp.entropy_bits:.2f} bits (log2 N = {math.log2(exp.n_samples):.2f})")
+    rows = [[t["rank"], t["count"], f"{t['probability']:.4g}", t["function"]] for t in tops]
+    for line in _table(["rank", "count", "probability", "function (truth table, hex)"], rows,
+                       left=("function (truth table, hex)",)):
+        click.echo(line)
