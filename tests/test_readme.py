@@ -30,3 +30,12 @@ def test_readme_setup_commands_match_ci():
     assert len(setup) == 2 and "spectra eigs" in setup[0] and "pytest" in setup[1]
     ci = open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read()
     assert setup[1] in ci  # CI runs the README's test command verbatim
+
+
+def test_readme_python_blocks_run():
+    """The library examples run in order, as one session (later blocks use `net` from the first)."""
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    assert len(blocks) >= 2
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
