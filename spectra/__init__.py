@@ -24,6 +24,12 @@ from .cube import (
 from .fractional_variance import FractionalVariance, fractional_variance, fractional_variance_grid
 from .gaussian import gaussian_eigenvalues
 from .kernels import kernel, kernel3, kernel_expression, kernel_grid
+from .learning_rate import (
+    empirical_learning_rate,
+    finite_sample_convergence,
+    finite_sample_learning_rate,
+    max_learning_rate,
+)
 from .optimal_depth import NtkVsCk, OptimalDepth, ntk_vs_ck, optimal_depth
 from .precision import Precision, resolve_precision
 from .result import Spectrum
@@ -49,6 +55,9 @@ __all__ = [
     "cube_eigenvalues",
     "cube_eigenvalues_grid",
     "describe_activations",
+    "empirical_learning_rate",
+    "finite_sample_convergence",
+    "finite_sample_learning_rate",
     "fractional_variance",
     "fractional_variance_grid",
     "gaussian_eigenvalues",
@@ -60,6 +69,7 @@ __all__ = [
     "kernel_expression",
     "kernel_grid",
     "krawtchouk_transform",
+    "max_learning_rate",
     "ntk_vs_ck",
     "optimal_depth",
     "register",

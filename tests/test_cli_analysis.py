@@ -92,10 +92,13 @@ def test_ntk_vs_ck_and_fracvar_outputs():
 
 @pytest.mark.parametrize("ext", [".png", ".svg", ".pdf"])
 def test_every_plot_command_writes_the_requested_type(tmp_path, ext):
-    for cmd, extra in (("optimal-depth", []), ("ntk-vs-ck", []), ("fracvar", []), ("simplicity", [])):
+    for cmd, extra in (("optimal-depth", []), ("ntk-vs-ck", []), ("fracvar", []), ("simplicity", []),
+                       ("max-lr", [])):
         path = tmp_path / f"{cmd}{ext}"
         if cmd == "fracvar":
             args = ["fracvar", "--dim", "8", "--depth", "1,3", "--kernel", "ck,ntk", "--max-degree", "6"]
+        elif cmd == "max-lr":
+            args = ["max-lr", "--dim", "8", "--samples", "16", "--draws", "2", "--convergence", "8,16"]
         elif cmd == "simplicity":
             args = ["simplicity", "--dim", "5", "--samples", "300", "--width", "32"]
         else:
@@ -146,6 +149,27 @@ def test_simplicity_command_shows_the_published_contrast():
     assert [r["value"] == 0 for r in erf["spectrum"]] == [k % 2 == 0 for k in range(8)]
 
 
+def test_max_lr_prediction_and_empirical_thresholds():
+    # infinite data: η* = 2/μ_max with the published d = 128 relu NTK μ_0 = 1.381078 (CONVENTIONS §4)
+    doc = json.loads(ok("max-lr", "--dim", "128", "--activation", "relu", "--depth", "2", "--weight-var", "2",
+                        "--bias-var", "0", "--format", "json").stdout)
+    assert doc["loss"] == "mean" and doc["top_degree"] == 0
+    np.testing.assert_allclose(doc["top_eigenvalue"], 1.381078, rtol=1e-6)
+    np.testing.assert_allclose(doc["max_learning_rate"], 2 / 1.381078, rtol=1e-6)
+    # sum loss: η* = 2/(n μ_max)
+    doc = json.loads(ok("max-lr", "--dim", "128", "--bias-var", "0", "--loss", "sum", "--samples", "10", "--draws",
+                        "2", "--format", "json").stdout)
+    np.testing.assert_allclose(doc["max_learning_rate"], 2 / (10 * 1.381078), rtol=1e-6)
+    # a small, fast empirical case: threshold (a) near the prediction on the same points
+    doc = json.loads(ok("max-lr", "--dim", "8", "--depth", "1", "--samples", "32", "--empirical", "--width", "512",
+                        "--steps", "200", "--seed", "1", "--format", "json").stdout)
+    for key in ("empirical_instability_learning_rate", "empirical_divergence_learning_rate", "instability_ratio",
+                "divergence_ratio"):
+        assert key in doc
+    assert 0.8 < doc["instability_ratio"] < 1.25
+    assert doc["divergence_ratio"] >= doc["instability_ratio"]
+
+
 def test_bad_input(tmp_path):
     bad("optimal-depth", *GRID, "--plot", str(tmp_path / "x.jpg"), match="plot must end in .png, .svg, .pdf")
     bad("optimal-depth", *GRID[:-2], "--bias-var", "-1", match="bias_var must be >= 0")
@@ -155,6 +179,10 @@ def test_bad_input(tmp_path):
     bad("fracvar", "--depth", "1,2", "--precision", "30", match="precision: several networks")
     bad("fracvar", "--kernel", "nngp", match="kernel must be one of")
     bad("optimal-depth", "--kernel", "nngp", match="kernel must be one of")
+    bad("max-lr", "--loss", "sum", match="samples")
+    bad("max-lr", "--empirical", "--kernel", "ck", match="kernel: --empirical trains every layer")
+    bad("max-lr", "--convergence", "0,16", match="convergence must be a comma-separated list")
+    bad("max-lr", "--loss", "l1", match="loss must be one of mean, sum")
     bad("simplicity", "--width", "0", match="width must be an integer >= 1 or 'inf'")
     bad("simplicity", "--dim", "12", "--samples", "10", match="dim must be an integer in 1..10")
     bad("simplicity", "--samples", "-1", match="samples must be an integer >= 0")

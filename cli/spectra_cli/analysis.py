@@ -632,3 +632,202 @@ def _simplicity_table(spec, dim, kernel, spec_rows, chk, exp, tops):
     for line in _table(["rank", "count", "probability", "function (truth table, hex)"], rows,
                        left=("function (truth table, hex)",)):
         click.echo(line)
+
+
+# ---------------------------------------------------------------------------------------
+# max-lr
+# ---------------------------------------------------------------------------------------
+
+
+def _parse_int_list(label, text):
+    try:
+        vals = [int(p.strip(), 10) for p in text.split(",")]
+    except ValueError:
+        vals = []
+    if not vals or min(vals) < 1:
+        raise CLIError(f"{label} must be a comma-separated list of integers >= 1, e.g. 16,64,256; got {text!r}")
+    return sorted(set(vals))
+
+
+@main.command("max-lr")
+@click.option("--domain", type=_OneOf("domain", DOMAINS), default="cube", show_default=True, help=_DOMAIN_HELP)
+@click.option("--dim", type=_Int("dim"), default=16, show_default=True, help="Input dimension d.")
+@click.option("--activation", default="relu", show_default=True, metavar="NAME",
+              help="Activation name (see `spectra activations`); --empirical needs its numpy function.")
+@click.option("--depth", type=_Int("depth"), default=2, show_default=True, help="Hidden layers L >= 0.")
+@click.option("--weight-var", default="2", show_default=True, metavar="NUMBER", help="sigma_w^2 > 0.")
+@click.option("--bias-var", default="0.1", show_default=True, metavar="NUMBER", help="sigma_b^2 >= 0.")
+@click.option("--kernel", type=_OneOf("kernel", spectra.KERNELS), default="ntk", show_default=True,
+              help="ntk: train every layer; ck: train the readout layer only.")
+@click.option("--loss", type=_OneOf("loss", ("mean", "sum")), default="mean", show_default=True,
+              help="mean: L = (1/2n) sum (f - y)^2 (eta* = 2/lambda_max); sum: L = (1/2) sum (f - y)^2 "
+                   "(eta* = 2/(n lambda_max), needs --samples).")
+@click.option("--samples", type=_Int("samples"), default=None,
+              help="n training points: adds the finite-sample prediction lambda_max(Theta_train/n) over "
+                   "--draws draws (and sets n for --empirical, default 64).")
+@click.option("--draws", type=_Int("draws"), default=8, show_default=True, help="Draws of the n points.")
+@click.option("--convergence", default=None, metavar="LIST",
+              help="Also show how the finite-sample prediction approaches the operator's as n grows, e.g. "
+                   "16,64,256,1024.")
+@click.option("--empirical", is_flag=True,
+              help="Train finite-width networks by full-batch gradient descent and find the instability "
+                   "and divergence thresholds by bisection.")
+@click.option("--width", type=_Int("width"), default=2048, show_default=True, help="Hidden width (--empirical).")
+@click.option("--steps", type=_Int("steps"), default=300, show_default=True,
+              help="Steps T watched for the instability criterion (--empirical).")
+@click.option("--rtol", type=float, default=0.01, show_default=True, help="Relative bracket of the bisection.")
+@click.option("--seed", type=_Int("seed"), default=0, show_default=True)
+@click.option("--format", "fmt", type=_OneOf("format", FORMATS), default="table", show_default=True)
+@click.option("--plot", "plot", default=None, metavar="FILE", help=_PLOT_HELP)
+def max_lr_cmd(domain, dim, activation, depth, weight_var, bias_var, kernel, loss, samples, draws, convergence,
+               empirical, width, steps, rtol, seed, fmt, plot):
+    """Largest stable learning rate of full-batch gradient descent in the kernel regime.
+
+    \b
+    CONVENTIONS section 3: with L = (1/2n) sum_i (f(x_i) - y_i)^2, gradient descent in the NTK
+    regime is u <- u - eta (Theta_train/n)(u - y), stable iff eta < 2/lambda_max(Theta_train/n);
+    as n grows lambda_max(Theta_train/n) tends to the largest operator eigenvalue mu_max
+    (unnormalised). Printed: the infinite-data prediction eta* = 2/mu_max, with --samples the
+    finite-sample prediction on n drawn points, and with --empirical the thresholds measured on
+    finite-width networks in NTK parameterisation trained on n points with random +-1 targets:
+    (a) instability: the loss rises at some step of the first T; (b) divergence: the loss blows
+    up (> 1e10 x its start) or has not come down after T steps. Finite-width networks survive
+    above (a) by the catapult effect. Ratios are to the finite-sample prediction on the SAME
+    points (analytic NTK).
+
+    \b
+    JSON: {max_learning_rate, top_eigenvalue, top_degree, loss, domain, dim, kernel, ...,
+    [finite_sample: {...}], [convergence: [...]], [empirical_instability_learning_rate,
+    empirical_divergence_learning_rate, instability_ratio, divergence_ratio, empirical: {...}]}.
+    """
+    _check_plot(plot)
+    from spectra.learning_rate import (
+        empirical_learning_rate,
+        finite_sample_convergence,
+        finite_sample_learning_rate,
+        max_learning_rate,
+    )
+
+    spec = _architecture(activation, depth, weight_var, bias_var)
+    ns = _parse_int_list("convergence", convergence) if convergence else None
+    if empirical and kernel != "ntk":
+        raise CLIError("kernel: --empirical trains every layer, which the NTK describes; use --kernel ntk")
+    if not (0 < rtol < 1):
+        raise CLIError(f"rtol must be in (0, 1); got {rtol}")
+    with _library_errors():
+        pred = max_learning_rate(spec, domain, dim, kernel=kernel, loss=loss, samples=samples)
+    doc = pred.as_dict()
+    fs = conv = emp = None
+    if samples is not None:
+        fs = run_with_progress(1, "draws", lambda progress: finite_sample_learning_rate(
+            spec, domain, dim, samples, draws=draws, seed=seed, kernel=kernel, loss=loss))
+        doc["finite_sample"] = fs.as_dict()
+    if ns:
+        conv = run_with_progress(len(ns), "samples", lambda progress: finite_sample_convergence(
+            spec, domain, dim, samples=tuple(ns), draws=draws, seed=seed, kernel=kernel))
+        doc["convergence"] = conv.as_dict()["rows"]
+    if empirical:
+        n_emp = 64 if samples is None else samples
+
+        def compute(progress):
+            return empirical_learning_rate(spec, domain, dim, samples=n_emp, width=width, seed=seed, steps=steps,
+                                           rtol=rtol, loss=loss, progress=lambda event: None)
+
+        emp = run_with_progress(1, "training", compute)
+        e = emp.as_dict()
+        doc.update({k: e[k] for k in ("empirical_instability_learning_rate", "empirical_divergence_learning_rate",
+                                      "instability_ratio", "divergence_ratio")})
+        doc["empirical"] = e
+    for key in ("spec",):
+        doc.pop(key, None)
+    doc = {**spec.as_dict(), **doc}
+    if fmt == "json":
+        _dump_json(doc)
+    elif fmt == "csv":
+        rows = [["infinite_data", pred.max_learning_rate, pred.top_eigenvalue, None]]
+        if fs is not None:
+            rows.append(["finite_sample", fs.max_learning_rate, fs.top_eigenvalue, None])
+        if emp is not None:
+            rows.append(["empirical_instability", emp.empirical_instability_learning_rate, None, emp.instability_ratio])
+            rows.append(["empirical_divergence", emp.empirical_divergence_learning_rate, None, emp.divergence_ratio])
+        _echo_csv(("quantity", "learning_rate", "top_eigenvalue", "ratio_to_prediction"), rows)
+    else:
+        _max_lr_table(spec, pred, fs, conv, emp)
+    if plot:
+        _max_lr_plot(plot, spec, pred, fs, conv, emp)
+
+
+def _max_lr_table(spec, pred, fs, conv, emp):
+    from .main import _arch_text
+
+    lossdef = "L = (1/2n) sum (f - y)^2" if pred.loss == "mean" else "L = (1/2) sum (f - y)^2"
+    click.echo(f"Maximal learning rate ({pred.kernel.upper()}, {lossdef}): {_arch_text(spec)}, "
+               f"{pred.domain} d={pred.dim}")
+    where = f"degree {pred.top_degree}" + (f", radial {pred.top_radial_index}" if pred.top_radial_index is not None
+                                           else "")
+    n_text = f" with n = {pred.samples}" if pred.loss == "sum" else ""
+    click.echo(f"infinite data: mu_max = {pred.top_eigenvalue:.10g} ({where}) -> eta* = {pred.max_learning_rate:.6g}"
+               f"{n_text}")
+    if fs is not None:
+        click.echo(f"finite sample n = {fs.samples} ({fs.draws} draws): lambda_max(Theta/n) = {fs.top_eigenvalue:.6g} "
+                   f"+- {fs.top_eigenvalue_std:.2g} -> eta = {fs.max_learning_rate:.6g} "
+                   f"(range {fs.max_learning_rate_min:.4g}..{fs.max_learning_rate_max:.4g})")
+    if conv is not None:
+        rows = [[r["samples"], f"{r['top_eigenvalue_mean']:.6g}", f"{r['top_eigenvalue_std']:.2g}",
+                 f"{r['ratio_mean']:.4f}", f"{r['max_learning_rate']:.6g}"] for r in conv.rows]
+        for line in _table(["n", "lambda_max(Theta/n)", "std", "ratio to mu_max", "eta"], rows):
+            click.echo(line)
+    if emp is not None:
+        click.echo(f"empirical (width {emp.width}, n = {emp.samples}, {emp.targets} targets, seed {emp.seed}); "
+                   f"prediction on these points eta = {emp.max_learning_rate:.6g}, "
+                   f"from the empirical NTK at init {emp.empirical_ntk_learning_rate:.6g}")
+
+        def lr(v):
+            return MISSING if v is None else f"{v:.6g}"
+
+        def ratio(v):
+            return MISSING if v is None else f"{v:.4f}"
+
+        rows = [["(a) instability", lr(emp.empirical_instability_learning_rate), ratio(emp.instability_ratio),
+                 emp.instability_criterion],
+                ["(b) divergence", lr(emp.empirical_divergence_learning_rate), ratio(emp.divergence_ratio),
+                 emp.divergence_criterion]]
+        for line in _table(["threshold", "eta", "ratio", "criterion"], rows, left=("threshold", "criterion")):
+            click.echo(line)
+
+
+def _max_lr_plot(path, spec, pred, fs, conv, emp):
+    import numpy as np
+
+    from spectra import plots
+
+    fig, (ax,) = _figure(1, 6.2, 4.0)
+    ax.axhline(pred.max_learning_rate, color="k", lw=1.2, label=f"infinite data 2/μ_max = {pred.max_learning_rate:.4g}")
+    if conv is not None:
+        n = np.array([r["samples"] for r in conv.rows], dtype=float)
+        lam = np.array([r["top_eigenvalue_mean"] for r in conv.rows])
+        sd = np.array([r["top_eigenvalue_std"] for r in conv.rows])
+        ax.errorbar(n, 2 / lam, yerr=2 * sd / lam**2, marker="o", capsize=3,
+                    label="finite sample 2/λ_max(Θ/n) (mean ± sd over draws)")
+    if fs is not None:
+        ax.errorbar([fs.samples], [fs.max_learning_rate], yerr=[[fs.max_learning_rate - fs.max_learning_rate_min],
+                                                               [fs.max_learning_rate_max - fs.max_learning_rate]],
+                    marker="s", color="C1", capsize=3, ls="none", label=f"finite sample n = {fs.samples}")
+    if emp is not None:
+        for v, m, lab in ((emp.empirical_instability_learning_rate, "v", "(a) instability"),
+                          (emp.empirical_divergence_learning_rate, "^", "(b) divergence")):
+            if v is not None:
+                ax.plot([emp.samples], [v], m, ms=9, ls="none", label=f"width {emp.width}: {lab} = {v:.4g}")
+        ax.plot([emp.samples], [emp.max_learning_rate], "x", ms=9, color="C3", ls="none",
+                label=f"prediction on the training points = {emp.max_learning_rate:.4g}")
+    ax.set_xscale("log")
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("training points n")
+    ax.set_ylabel("learning rate η (mean loss)" if pred.loss == "mean" else "learning rate η (sum loss)")
+    ax.set_title(f"{plots.arch_label(spec, pred.kernel)}, {pred.domain} d={pred.dim}", fontsize="medium")
+    ax.legend(fontsize="x-small")
+    ax.grid(True, which="both", alpha=0.3)
+    _save(fig, path)
