@@ -49,6 +49,12 @@ def arch_label(spec, kernel=None) -> str:
     return text + (f" ({kernel.upper()})" if kernel else "")
 
 
+def _integer_x(ax):
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def check_figure_path(path) -> str:
     """The lower-case extension of ``path`` if it is one :func:`save` writes; ValueError otherwise."""
     ext = os.path.splitext(str(path))[1].lower()
@@ -125,6 +131,7 @@ def plot_spectrum(spectra, ax=None, weighted=False, normalized=True, labels=None
                 ax.semilogy(*_positive(ks[sel], vals[sel]), marker=markers[n % len(markers)],
                             ls="-" if j == 0 else ":", label=label if j == 0 else None, alpha=1 / (1 + 0.5 * j))
     ax.set_xlabel("degree k")
+    _integer_x(ax)
     what = "multiplicity × " if weighted else ""
     ax.set_ylabel(f"{what}{'normalised ' if normalized else ''}eigenvalue μ_k"
                   + ("" if normalized else " (kernel units)"))
@@ -148,6 +155,7 @@ def plot_fractional_variance(items, ax=None, labels=None, log=True):
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("degree k")
+    _integer_x(ax)
     ax.set_ylabel("fractional variance FV_k")
     s0 = items[0].spectrum
     ax.set_title(f"{s0.domain} d={s0.dim}: share of variance per degree", fontsize="medium")
@@ -174,6 +182,7 @@ def plot_depth_degree(grid, kernel="ntk", weight_index=0, bias_index=0, ax=None,
         ax.plot(ks[ok], best[ok], "w*", ms=9, mec="k", label="optimal depth")
         ax.legend(fontsize="small", loc="upper left")
     ax.set_xlabel("degree k")
+    _integer_x(ax)
     ax.set_ylabel("depth L (hidden layers)")
     ax.set_title(f"{grid['activation']} {kernel.upper()}, {grid['domain']} d={grid['dim']}, "
                  f"σw²={_num(grid['weight_var'][weight_index])}, σb²={_num(grid['bias_var'][bias_index])}",
@@ -225,6 +234,7 @@ def plot_optimal_depth(results, ax=None, labels=None):
             f"{_range_text('σb²', g['bias_var'])}")
         ax.errorbar(ks, ds, yerr=[ds - lo, hi - ds], marker=markers[n % len(markers)], capsize=3, label=label)
     ax.set_xlabel("degree k")
+    _integer_x(ax)
     ax.set_ylabel("optimal depth L (hidden layers)")
     g = items[0].grid
     ax.set_title(f"depth maximising FV_k, {g['domain']} d={g['dim']} (bars: near-ties)", fontsize="medium")
@@ -242,6 +252,7 @@ def plot_ntk_vs_ck(result, ax=None):
     ax.axhline(0.5, color="k", lw=0.8, ls=":")
     ax.set_ylim(0, 1)
     ax.set_xlabel("degree k")
+    _integer_x(ax)
     ax.set_ylabel("fraction of grid with FV_k(NTK) > FV_k(CK)")
     g = result.grid
     ax.set_title(f"{g['activation']}, {g['domain']} d={g['dim']}, depth {result.min_depth}..{int(g['depths'][-1])}, "

@@ -187,3 +187,22 @@ def test_bad_input(tmp_path):
     bad("simplicity", "--dim", "12", "--samples", "10", match="dim must be an integer in 1..10")
     bad("simplicity", "--samples", "-1", match="samples must be an integer >= 0")
     assert not list(tmp_path.iterdir())
+
+
+def test_eigs_plot_draws_the_published_spectrum(tmp_path):
+    """`spectra eigs --plot`: a PDF, and the drawn data are the normalised eigenvalues of CONVENTIONS §4
+    (d = 7 relu CK: μ_0/Φ(1) = 6.710258/8, μ_1/Φ(1) = 0.1485453/8, …)."""
+    path = tmp_path / "e.pdf"
+    ok("eigs", "--dim", "7", "--activation", "relu", "--depth", "2", "--weight-var", "2", "--bias-var", "2",
+       "--kernel", "ck", "--max-degree", "3", "--plot", str(path))
+    assert path.read_bytes().startswith(b"%PDF")
+    import spectra
+    from spectra import plots
+
+    s = spectra.cube_eigenvalues(spectra.Architecture("relu", 2, 2, 2), 7, "ck", max_degree=3)
+    ax = plots.plot_spectrum(s)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), np.array([6.710258, 0.1485453, 9.328551e-3, 1.059299e-3]) / 8,
+                               rtol=1e-6)
+    ax = plots.plot_spectrum(s, weighted=True)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(),
+                               np.array([6.710258, 7 * 0.1485453, 21 * 9.328551e-3, 35 * 1.059299e-3]) / 8, rtol=1e-6)

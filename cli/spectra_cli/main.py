@@ -525,8 +525,11 @@ def _domain_text(domain: str, d: int) -> str:
 @click.option("--format", "fmt", type=_OneOf("format", FORMATS), default="table", show_default=True,
               help="table: aligned columns; csv: one row per eigenvalue; json: inputs and per-eigenvalue "
                    "records.")
+@click.option("--plot", "plot", default=None, metavar="FILE",
+              help="Also draw the spectrum per degree (normalised eigenvalue, and multiplicity-weighted: "
+                   "the fractional variance) to FILE (.png, .svg or .pdf); written atomically.")
 def eigs(domain, dim, activation, depth, weight_var, bias_var, kernel, max_degree, radial, precision, normalize,
-         fmt):
+         fmt, plot):
     """Eigenvalues of the CK or NTK integral operator: mu_k per degree k (mu_{k,j} on the Gaussian).
 
     \b
@@ -562,6 +565,9 @@ def eigs(domain, dim, activation, depth, weight_var, bias_var, kernel, max_degre
     """
     if radial is not None and domain != "gaussian":
         raise CLIError(f"radial is for --domain gaussian only (radial eigenvalues per degree); got --domain {domain}")
+    from .analysis import _check_plot
+
+    _check_plot(plot)
     spec = _architecture(activation, depth, weight_var, bias_var)
     _resolve_precision(precision)
     compute = getattr(spectra, DOMAINS[domain])
@@ -592,6 +598,17 @@ def eigs(domain, dim, activation, depth, weight_var, bias_var, kernel, max_degre
     else:
         for line in _eigs_table(spectrum, records, normalize):
             click.echo(line)
+    if plot:
+        from spectra import plots
+
+        from .analysis import _figure, _save
+
+        fig, axes = _figure(2)
+        plots.plot_spectrum(spectrum, ax=axes[0])
+        plots.plot_spectrum(spectrum, ax=axes[1], weighted=True)
+        axes[1].set_title(f"{spectrum.domain} d={spectrum.dim}: multiplicity-weighted (fractional variance)",
+                          fontsize="medium")
+        _save(fig, plot)
 
 
 def _eigs_table(spectrum, records, normalize) -> list[str]:
