@@ -21,6 +21,7 @@ from .cube import (
     grid_steps,
     krawtchouk_transform,
 )
+from .dynamics import lambda_min, measure_dynamics, predict_dynamics
 from .fractional_variance import FractionalVariance, fractional_variance, fractional_variance_grid
 from .gaussian import gaussian_eigenvalues
 from .kernels import kernel, kernel3, kernel_expression, kernel_grid
@@ -68,10 +69,13 @@ __all__ = [
     "kernel_derivatives",
     "kernel_expression",
     "kernel_grid",
+    "lambda_min",
     "krawtchouk_transform",
     "max_learning_rate",
+    "measure_dynamics",
     "ntk_vs_ck",
     "optimal_depth",
+    "predict_dynamics",
     "register",
     "resolve_precision",
     "simplicity_bias_experiment",

@@ -1057,3 +1057,4 @@ def _write_sweep_csv(fh, out, kernels) -> None:
 # the analysis commands (fracvar, optimal-depth, ntk-vs-ck, max-lr, simplicity) register on `main`
 from . import analysis as _analysis  # noqa: E402,F401
 from . import verify as _verify  # noqa: E402,F401
+from . import dynamics as _dynamics  # noqa: E402,F401
