@@ -619,7 +619,7 @@ class DynamicsMeasurement(_AsDict):
 
 
 def measure_dynamics(spec: Architecture, dim: int, target, width: int, samples: int, steps=1000, records=16,
-                     seeds=(0,), data_seed=0, lr_fraction=1.0, progress=None) -> DynamicsMeasurement:
+                     seeds=(0,), data_seed=0, lr_fraction=1.0, centred=False, progress=None) -> DynamicsMeasurement:
     r"""Train finite-width MLPs and measure the residual energy per degree on the whole cube.
 
     The data (target coefficients and n distinct training points of {±1}^d) come from
@@ -650,6 +650,13 @@ def measure_dynamics(spec: Architecture, dim: int, target, width: int, samples: 
     data_seed : int
     lr_fraction : float
         η λ_max(Θ_train/n), in (0, 2).
+    centred : bool
+        Train the centred network g = f_θ − f_θ₀ (Chizat, Oyallon & Bach 2019; the "centering
+        trick" of Hu et al. 2020), which removes the random initial function from the residual:
+        gradient descent on g with targets y is gradient descent on f with targets y + f_θ₀(X),
+        the residual is g_t − y on all 2^d points, and the predictions use f_0 = 0. Without it
+        (default) the residual f_t − y carries f_0, whose part off the training set the
+        predictor cannot remove.
     progress : callable, optional
         ``progress(1)`` after every recorded segment.
 
@@ -692,22 +699,24 @@ def measure_dynamics(spec: Architecture, dim: int, target, width: int, samples: 
     E, P, O, L = [], [], [], []
     for s in seeds:
         params = init_params(spec, dim, width, seed=s)
-        outs = [forward(params, spec, Xall).output]
+        f_init = forward(params, spec, Xall).output
+        shift = f_init if centred else np.zeros(N)
+        outs = [f_init - shift]
         losses = []
         prev = 0
         for tr in t_rec[1:]:
-            res = train(params, spec, Xtr, y[idx], lr, int(tr - prev))
+            res = train(params, spec, Xtr, y[idx] + shift[idx], lr, int(tr - prev))
             if res.stopped != "completed":
                 raise RuntimeError(f"training diverged (non-finite loss) at seed {s}, step {prev + res.steps_taken}; "
                                    f"lower lr_fraction")
             losses.extend(res.losses[:-1])
             params = res.params
             prev = int(tr)
-            outs.append(forward(params, spec, Xall).output)
+            outs.append(forward(params, spec, Xall).output - shift)
             if progress is not None:
                 progress(1)
         losses.append(res.losses[-1])
-        f0 = outs[0]
+        f0 = None if centred else outs[0]
         E.append(degree_energy(np.array(outs) - y[None, :], dim))
         P.append(predict_dynamics(spec, dim, y, t_rec, lr, "finite", idx, f0).energy)
         O.append(predict_dynamics(spec, dim, y, t_rec, lr, "operator", None, f0).energy)

@@ -124,6 +124,18 @@ def test_measured_matches_prediction_small_case():
     assert d["degrees"] == [1, 2] and len(d["steps"]) == len(m.steps)
 
 
+@pytest.mark.parametrize("centred", [False, True])
+def test_linear_model_training_is_exactly_the_kernel_prediction(centred):
+    """Depth 0: the network is linear in its parameters, its NTK is constant and equal to the
+    analytic σ_w²⟨x,y⟩/d + σ_b², so measured and finite-n predicted residuals agree to round-off
+    (with or without the random f_0)."""
+    m = D.measure_dynamics(Architecture("identity", 0, 2, 0.5), 6, {0: 0.3, 1: 1.0, 2: 0.5}, width=8, samples=20,
+                           steps=50, records=5, seeds=(0, 3), centred=centred)
+    np.testing.assert_allclose(m.energy, m.predicted, rtol=1e-8, atol=1e-12)
+    if centred:  # the residual starts at −y: its degree-2 part is unreachable for a linear model
+        np.testing.assert_allclose(m.energy[:, -1, 2], m.energy[:, 0, 2], rtol=1e-12)
+
+
 def test_plot_dynamics_lazy_matplotlib():
     import subprocess
     import sys

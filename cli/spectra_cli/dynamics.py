@@ -67,10 +67,12 @@ def _parse_seeds(text):
               help="eta * lambda_max(Theta_train/n), in (0, 2).")
 @click.option("--floor", type=float, default=0.01, show_default=True,
               help="Report the gap while the predicted energy is >= FLOOR x its initial value.")
+@click.option("--centred", is_flag=True,
+              help="Train the centred network f - f_0 (removes the random initial function from the residual).")
 @click.option("--format", "fmt", type=_OneOf("format", FORMATS), default="table", show_default=True)
 @click.option("--plot", "plot", default=None, metavar="FILE", help=_PLOT_HELP)
 def dynamics_cmd(dim, activation, depth, weight_var, bias_var, target, width, samples, steps, records, seeds,
-                 data_seed, lr_fraction, floor, fmt, plot):
+                 data_seed, lr_fraction, floor, centred, fmt, plot):
     """Spectral bias in time: residual energy per degree during training, measured vs predicted.
 
     \b
@@ -107,7 +109,7 @@ def dynamics_cmd(dim, activation, depth, weight_var, bias_var, target, width, sa
         n_rec = len(record_steps(steps, records)) - 1 if isinstance(steps, int) and steps >= 1 else 1
     m = run_with_progress(n_rec * len(seeds_t), "training", lambda progress: measure_dynamics(
         spec, dim, tdict, width, samples, steps=steps, records=records, seeds=seeds_t, data_seed=data_seed,
-        lr_fraction=lr_fraction, progress=progress))
+        lr_fraction=lr_fraction, centred=centred, progress=progress))
     with _library_errors():
         c = compare_dynamics(m, floor=floor)
     head = {**spec.as_dict(), "dim": dim, "width": width, "samples": samples, "seeds": list(seeds_t),
