@@ -175,6 +175,7 @@ def plot_depth_degree(grid, kernel="ntk", weight_index=0, bias_index=0, ax=None,
     im = ax.imshow(z, aspect="auto", origin="lower", interpolation="nearest", cmap="viridis",
                    extent=(ks[0] - 0.5, ks[-1] + 0.5, depths[0] - 0.5, depths[-1] + 0.5))
     ax.figure.colorbar(im, ax=ax, label="log10 FV_k")
+    ax.grid(False)
     if optimal:
         finite = np.where(np.isnan(fv), -np.inf, fv)
         best = depths[np.argmax(finite, axis=0)]
@@ -190,11 +191,16 @@ def plot_depth_degree(grid, kernel="ntk", weight_index=0, bias_index=0, ax=None,
     return ax
 
 
-def plot_hyper_heatmap(values, weight_var, bias_var, ax=None, label="", title="", log=False, cmap="viridis"):
+def plot_hyper_heatmap(values, weight_var, bias_var, ax=None, label="", title="", log=False, cmap="viridis",
+                       vmin=None, vmax=None):
     """Heatmap of ``values`` (shape (weight_var, bias_var)) over the σ_w² × σ_b² grid, e.g. the
-    optimal depth of one degree (``OptimalDepth.depth_map[..., k]``) or FV_k at one depth."""
+    optimal depth of one degree (``OptimalDepth.depth_map[..., k]``, whose −1 entries — no
+    optimum: FV_k = 0 or unresolved at every depth — are left blank) or FV_k at one depth.
+    ``vmin``/``vmax`` fix the colour scale (to compare panels)."""
     ax = _ax(ax, (5.2, 3.8))
     v = np.asarray(values, dtype=float)
+    if np.issubdtype(np.asarray(values).dtype, np.integer):
+        v = np.where(v < 0, np.nan, v)  # the depth maps' "no optimum" sentinel
     if log:
         with np.errstate(divide="ignore", invalid="ignore"):
             v = np.log10(np.where(v > 0, v, np.nan))
@@ -206,7 +212,8 @@ def plot_hyper_heatmap(values, weight_var, bias_var, ax=None, label="", title=""
         mid = (x[1:] + x[:-1]) / 2
         return np.r_[x[0] - (mid[0] - x[0]), mid, x[-1] + (x[-1] - mid[-1])]
 
-    im = ax.pcolormesh(edges(bv), edges(wv), v, cmap=cmap, shading="flat")
+    im = ax.pcolormesh(edges(bv), edges(wv), v, cmap=cmap, shading="flat", vmin=vmin, vmax=vmax)
+    ax.grid(False)
     ax.figure.colorbar(im, ax=ax, label=("log10 " if log else "") + label)
     ax.set_xlabel("bias variance σb²")
     ax.set_ylabel("weight variance σw²")
