@@ -413,7 +413,12 @@ def _gram(spec, X, domain, kernel):
 
 
 def _top_sym(K):
-    return float(np.linalg.eigvalsh(K)[-1])
+    # one BLAS thread: on a few shared cores a threaded eigvalsh of a few hundred rows can be
+    # 10-50x slower than a single-threaded one (oversubscription); single-threaded it is ~0.1 s
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        return float(np.linalg.eigvalsh(K)[-1])
 
 
 @dataclass(frozen=True)

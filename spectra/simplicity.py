@@ -626,9 +626,12 @@ def simplicity_bias_experiment(spec: Architecture, dim: int, n_samples: int, wid
     :func:`gp_outputs`) are evaluated on all 2^d points; f(x) = sign(output) (0 ↦ −1) is packed
     into a 2^d-bit key and the keys are counted with ``np.unique``. The result lists the
     functions by decreasing probability with summaries (probability of the constants, fraction
-    of odd / even functions, entropy) and the CK spectrum of the same architecture: the
-    fraction of CK variance in degree 0 (``spectrum.fractional_variance[0]``) predicts the
-    mass on the constant functions.
+    of odd / even functions, entropy) and the CK spectrum of the same architecture. The
+    fraction of CK variance in degree 0 (``spectrum.fractional_variance[0]``) goes with the
+    mass on the constant functions in direction, not in value: relu (d = 7, depth 2,
+    σ_w² = σ_b² = 2) has FV₀ ≈ 0.84 and P(constant) ≈ 0.33 (a sign flip needs only a small
+    non-constant part where the constant part is small), while FV₀ = 0 (odd networks) gives no
+    constant function at all.
 
     Parameters
     ----------
