@@ -2,10 +2,12 @@
 
 For each built-in name, the CK and NTK of depth 3, weight_var 1.5, bias_var 0.3 at
 t ∈ {−1, −0.5, 0, 0.5, 1} are computed by spectra at double precision and at 30 digits, and
-compared with a layer-by-layer recursion whose dual activations come from the test suite's
-reference quadrature (tests/reference.py ``dual_quad``: tensor Gauss–Legendre over the
-bivariate normal density, in mpmath at 34 digits, pieces split at the kinks, with its own
-error check), applied to the activation written here independently as an mpmath function.
+compared with a layer-by-layer recursion whose dual activations come from a reference
+quadrature of the test suite, applied to the activation written independently as an mpmath
+function: the tanh-sinh reference of tests/test_numeric_duals.py (40 digits, fine and coarse
+steps must agree; piecewise-polynomial φ integrated in closed form on the inner line) for every
+name but relu3, which uses tests/reference.py ``dual_quad`` (tensor Gauss–Legendre over the
+bivariate normal density at 34 digits, pieces split at the kinks, with its own error check).
 It shares no code with spectra's Mehler series, its Arb/GL quadrature or the closed forms. Also times a 30-digit kernel
 value of each quadrature-route activation.
 
@@ -112,15 +114,52 @@ def reference(ctx, name, t):
     return S, T
 
 
+def closed_form_refs():
+    """The closed-form built-ins written for the tanh-sinh reference of tests/test_numeric_duals.py:
+    smooth φ as functions, piecewise φ as pieces of polynomials (degree ≤ 2), whose inner
+    Gaussian integrals that reference does in closed form. φ' None: the CK only (jumps)."""
+    from fractions import Fraction
+
+    import test_numeric_duals as T
+
+    S, P = T._Smooth, T._Pieces
+
+    def gelu(x, c):
+        return x * (1 + c.erf(x / c.sqrt(2))) / 2
+
+    def dgelu(x, c):
+        return (1 + c.erf(x / c.sqrt(2))) / 2 + x * c.exp(-x * x / 2) / c.sqrt(2 * c.pi)
+
+    return {
+        "relu": (P([(0, [0], []), (None, [0, 1], [])]), P([(0, [0], []), (None, [1], [])])),
+        "leaky_relu": (P([(0, [0, Fraction(1, 100)], []), (None, [0, 1], [])]),
+                       P([(0, [Fraction(1, 100)], []), (None, [1], [])])),
+        "abs": (P([(0, [0, -1], []), (None, [0, 1], [])]), P([(0, [-1], []), (None, [1], [])])),
+        "step": (P([(0, [0], []), (None, [1], [])]), None),
+        "sign": (P([(0, [-1], []), (None, [1], [])]), None),
+        "relu2": (P([(0, [0], []), (None, [0, 0, 1], [])]), P([(0, [0], []), (None, [0, 2], [])])),
+        "erf": (S(lambda x, c: c.erf(x)), S(lambda x, c: 2 / c.sqrt(c.pi) * c.exp(-x * x))),
+        "identity": (S(lambda x, c: x), S(lambda x, c: c.one)),
+        "sin": (S(lambda x, c: c.sin(x)), S(lambda x, c: c.cos(x))),
+        "cos": (S(lambda x, c: c.cos(x)), S(lambda x, c: -c.sin(x))),
+        "exp": (S(lambda x, c: c.exp(x)), S(lambda x, c: c.exp(x))),
+        "gauss": (S(lambda x, c: c.exp(-x * x / 2)), S(lambda x, c: -x * c.exp(-x * x / 2))),
+        "gelu": (S(gelu), S(dgelu)),
+        "x2": (S(lambda x, c: x * x), S(lambda x, c: 2 * x)),
+        "x3": (S(lambda x, c: x**3), S(lambda x, c: 3 * x * x)),
+        "x4": (S(lambda x, c: x**4), S(lambda x, c: 4 * x**3)),
+    }
+
+
 def reference_numeric(name, t_text, dps=40, n=24):
-    """(CK, NTK) for the quadrature-route built-ins from the tanh-sinh reference of
-    tests/test_numeric_duals.py (steps 1/n and 2/n in p = Φ(z), inner kinked pieces in closed
-    form; fine and coarse must agree to half the digits)."""
+    """(CK, NTK) from the tanh-sinh reference of tests/test_numeric_duals.py (steps 1/n and 2/n
+    in p = Φ(z), inner kinked pieces in closed form; fine and coarse must agree to half the
+    digits), for the quadrature-route built-ins and the closed forms of :func:`closed_form_refs`."""
     import test_numeric_duals as T
 
     Rf = T._engine(dps, n)
     ctx = Rf.ctx
-    f, df = T.REF_ACTS[name]
+    f, df = T.REF_ACTS[name] if name in T.REF_ACTS else closed_form_refs()[name]
     num, _, den = t_text.partition("/")
     t = ctx.mpf(int(num)) / int(den or 1)
     w, b = ctx.mpf(3) / 2, ctx.mpf(3) / 10
@@ -139,9 +178,11 @@ def reference_numeric(name, t_text, dps=40, n=24):
         return fine
 
     for _ in range(DEPTH):
-        V, D = e2(f, sigma, q), e2(df, sigma, q)
+        V = e2(f, sigma, q)
+        D = e2(df, sigma, q) if df is not None else None
         E, _ = Rf.expect1(f, q)
-        sigma, theta, q = w * V + b, w * V + b + w * theta * D, w * E + b
+        theta = w * V + b + w * theta * D if df is not None else None
+        sigma, q = w * V + b, w * E + b
     return sigma, theta
 
 
@@ -161,10 +202,11 @@ def main():
         rows = []
         for tt in args.ts.split(","):
             t = ctx.mpf(tt.split("/")[0]) / (int(tt.split("/")[1]) if "/" in tt else 1)
-            if not act.closed_form:
-                # hard-tanh's smoothed kinks need a finer reference step (n = 48 leaves 5e-30 at t = −1)
-                ck_ref, ntk_ref = reference_numeric(name, tt, n=192 if name == "hardtanh" else 24)
-            else:
+            if not act.closed_form or name in closed_form_refs():
+                # hard-tanh's smoothed kinks need a finer reference step (n = 48 leaves 5e-30 at t = −1);
+                # exp's variances grow to ~60 by depth 3 (Φ ~ 1e25): its integrand is far from the origin
+                ck_ref, ntk_ref = reference_numeric(name, tt, n={"hardtanh": 192, "exp": 96}.get(name, 24))
+            else:  # relu3 (x³ pieces): the tensor Gauss–Legendre reference
                 ck_ref, ntk_ref = reference(ctx, name, t)
             for kern, ref in (("ck", ck_ref), ("ntk", ntk_ref)):
                 if ref is None:
