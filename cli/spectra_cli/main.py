@@ -454,6 +454,13 @@ def main():
       spectra compare --activation erf --dim 16,64,256,1024 --max-degree 6
       spectra kernel --activation erf --depth 3 --t=-1,0,1
       spectra sweep --activation erf --weight-var 1:5:41 --bias-var 0:4:41 --output grid.npz
+      spectra optimal-depth --activation relu --max-depth 128 --bias-var 0:4:401
+      spectra ntk-vs-ck --activation erf --weight-var 1:5:11 --bias-var 0:4:11
+      spectra fracvar --depth 1,2,4 --kernel ck,ntk --plot fv.png
+      spectra simplicity --dim 7 --samples 10000 --width 256
+      spectra max-lr --samples 64 --empirical --width 2048
+      spectra verify walsh --dim 20
+      spectra dynamics --dim 8 --width 1024 --samples 128 --steps 200
 
     Errors print one line "Error: ..." and exit with status 2 (130 when interrupted).
     """
