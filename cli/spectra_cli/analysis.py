@@ -53,12 +53,16 @@ def _check_plot(path):
 
 
 def _save(fig, path):
+    import matplotlib.pyplot as plt
+
     from spectra.plots import save
 
     try:
         save(fig, path)
     except OSError as e:
         raise CLIError(f"plot: cannot write {path!r}: {e.strerror or e}") from None
+    finally:
+        plt.close(fig)  # pyplot keeps every figure until closed
     click.echo(f"wrote {path}", err=True)
 
 
