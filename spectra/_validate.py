@@ -20,6 +20,19 @@ def integer(name, value, lo=None, hi=None):
     return v
 
 
+def positive(name, value):
+    """Return ``value`` as a float, checking that it is a finite number > 0 (bools refused)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a finite number > 0; got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a finite number > 0; got {value!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
+    return v
+
+
 def _range_text(lo, hi):
     if lo is not None and hi is not None:
         return f" in {lo}..{hi}"

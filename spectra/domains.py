@@ -64,6 +64,39 @@ def sample(domain: str, dim: int, n: int, seed=None) -> np.ndarray:
     return x
 
 
+def cube_points(dim: int) -> np.ndarray:
+    """All 2^dim points of {±1}^dim as float64 rows; row i has x_i[j] = 1 − 2·((i >> j) & 1), so
+    row 0 is (1, …, 1), row 2^dim − 1 − i is −x_i, and the Walsh function χ_S takes the value
+    (−1)^popcount(i & S) at row i (the ordering of the fast Walsh–Hadamard transform).
+
+    >>> cube_points(2).tolist()
+    [[1.0, 1.0], [-1.0, 1.0], [1.0, -1.0], [-1.0, -1.0]]
+    """
+    dim = _validate.integer("dim", dim, lo=1, hi=30)
+    i = np.arange(2**dim)[:, None]
+    return 1.0 - 2.0 * ((i >> np.arange(dim)[None, :]) & 1).astype(float)
+
+
+def cube_gram(spec: Architecture, X, kernel="ntk", Y=None) -> np.ndarray:
+    """K(xᵢ, yⱼ) for points of {±1}^d, from Φ at the d + 1 values t = (d − 2j)/d only.
+
+    ⟨x, y⟩ = d − 2·Hamming(x, y) is an exact small integer, so K is Φ evaluated once per
+    Hamming distance and indexed: the same matrix as :func:`gram` with ``domain="cube"`` (the
+    same t, bit for bit), with d + 1 kernel evaluations instead of n·m.
+    """
+    X = np.asarray(X, dtype=float)
+    Y = X if Y is None else np.asarray(Y, dtype=float)
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1]:
+        raise ValueError(f"X and Y must be 2-D arrays with the same number of columns; got shapes {X.shape} "
+                         f"and {Y.shape}")
+    if not (np.all(np.abs(X) == 1) and np.all(np.abs(Y) == 1)):
+        raise ValueError("X and Y must hold points of the cube (entries ±1)")
+    d = X.shape[1]
+    phi = np.asarray(_kernel(spec, (d - 2.0 * np.arange(d + 1)) / d, kernel), dtype=float)
+    j = (d - np.rint(X @ Y.T).astype(np.int64)) // 2  # Hamming distance
+    return phi[j]
+
+
 def gram(spec: Architecture, X, kernel="ntk", Y=None, domain=None) -> np.ndarray:
     """The kernel matrix K(xᵢ, yⱼ) (float64) of the rows of ``X`` and ``Y`` (default ``X``).
 

@@ -55,7 +55,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate
-from .domains import DOMAINS, rng_from
+from .domains import DOMAINS, cube_gram, gram, rng_from
+from .domains import cube_points as _cube_points
 from .spec import Architecture
 
 __all__ = [
@@ -118,16 +119,15 @@ def _dim(dim):
 
 
 def cube_points(dim: int) -> np.ndarray:
-    """All 2^d points of {±1}^d as rows, point i having x_j = 1 − 2·bit_j(i).
+    """All 2^d points of {±1}^d as rows, point i having x_j = 1 − 2·bit_j(i)
+    (:func:`spectra.domains.cube_points`, here for d ≤ 14).
 
     Examples
     --------
     >>> cube_points(2).tolist()
     [[1.0, 1.0], [-1.0, 1.0], [1.0, -1.0], [-1.0, -1.0]]
     """
-    dim = _dim(dim)
-    i = np.arange(2**dim)[:, None]
-    return 1.0 - 2.0 * ((i >> np.arange(dim)[None, :]) & 1).astype(float)
+    return _cube_points(_dim(dim))
 
 
 def degree_of_index(dim: int) -> np.ndarray:
@@ -273,16 +273,6 @@ def record_steps(steps: int, records: int = 16) -> np.ndarray:
     return np.concatenate([[0], s])
 
 
-def _lr_value(lr):
-    try:
-        v = float(lr)
-    except (TypeError, ValueError):
-        raise TypeError(f"lr must be a finite number > 0; got {lr!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"lr must be a finite number > 0; got {lr!r}")
-    return v
-
-
 def _steps_array(steps):
     s = np.asarray(steps)
     if s.ndim != 1 or s.size == 0 or not np.issubdtype(s.dtype, np.integer) or np.any(s < 0) or np.any(np.diff(s) <= 0):
@@ -314,7 +304,7 @@ def loss_bound(lambda_min: float, lambda_max: float, lr: float, steps, flow=Fals
     >>> loss_bound(0.5, 1.0, 1.0, [0, 1, 2]).tolist()
     [1.0, 0.25, 0.0625]
     """
-    lr = _lr_value(lr)
+    lr = _validate.positive("lr", lr)
     t = np.asarray(steps, dtype=float)
     if flow:
         return np.exp(-2 * lr * lambda_min * t)
@@ -361,21 +351,9 @@ class LambdaMin(_AsDict):
     seed: int | None = None
 
 
-def _gram_cube(spec, X, Y, kernel):
-    """Θ(X, Y) on the cube by indexing Φ at the d + 1 values t = 1 − 2j/d."""
-    from .kernels import kernel as _kernel
-
-    d = X.shape[1]
-    phi = np.asarray(_kernel(spec, 1.0 - 2.0 * np.arange(d + 1) / d, kernel), dtype=float)
-    j = np.rint((d - X @ Y.T) / 2).astype(int)  # Hamming distance
-    return phi[j]
-
-
 def _gram(spec, X, kernel, domain, Y=None):
     if domain == "cube":
-        return _gram_cube(spec, X, X if Y is None else Y, kernel)
-    from .domains import gram
-
+        return cube_gram(spec, X, kernel, Y=Y)
     return gram(spec, X, kernel, Y=Y, domain=domain)
 
 
@@ -527,7 +505,7 @@ def predict_dynamics(spec: Architecture, dim: int, target, steps, lr: float, met
     N = 2**dim
     method = _validate.choice("method", method, ("finite", "operator"))
     kernel = _validate.choice("kernel", kernel, ("ntk", "ck"))
-    lr = _lr_value(lr)
+    lr = _validate.positive("lr", lr)
     t = _steps_array(steps)
     y = make_target(target, dim, seed=0)
     f0 = np.zeros(N) if init_output is None else np.asarray(init_output, dtype=float)
@@ -550,9 +528,9 @@ def predict_dynamics(spec: Architecture, dim: int, target, steps, lr: float, met
     n = idx.size
     Xall = cube_points(dim)
     Xtr = Xall[idx]
-    lam, V = np.linalg.eigh(_gram_cube(spec, Xtr, Xtr, kernel) / n)
+    lam, V = np.linalg.eigh(cube_gram(spec, Xtr, kernel) / n)
     a = V.T @ r0[idx]
-    B = _gram_cube(spec, Xall, Xtr, kernel) @ V  # (N, n)
+    B = cube_gram(spec, Xall, kernel, Y=Xtr) @ V  # (N, n)
     D = _decay(lam, lr, t, flow)  # (T, n)
     # 1 − D without cancellation for small ηλ: −expm1(t log1p(−ηλ)) (or −expm1(−ηλt) for flow)
     tf = t[:, None].astype(float)
@@ -691,7 +669,7 @@ def measure_dynamics(spec: Architecture, dim: int, target, width: int, samples: 
     idx = _cube_train_index(dim, samples, rng)
     Xall = cube_points(dim)
     Xtr = Xall[idx]
-    ev = np.linalg.eigvalsh(_gram_cube(spec, Xtr, Xtr, "ntk") / samples)
+    ev = np.linalg.eigvalsh(cube_gram(spec, Xtr, "ntk") / samples)
     lmin, lmax = float(ev[0]), float(ev[-1])
     lr = frac / lmax
     t_rec = record_steps(steps, records)

@@ -59,7 +59,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import _validate
-from .domains import DOMAINS, gram, rng_from, sample
+from .domains import DOMAINS, cube_gram, gram, rng_from, sample
 from .spec import KERNELS, Architecture
 from .training import LOSSES, empirical_ntk, forward, init_params, train
 
@@ -122,18 +122,6 @@ def _spec(spec, kernel="ntk"):
                          f"Dirac delta), so neither is its maximal learning rate; use kernel='ck' (training the "
                          f"readout layer only)")
     return kernel
-
-
-def _positive(name, value):
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a finite number > 0; got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a finite number > 0; got {value!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
-    return v
 
 
 def _domain_dim(domain, dim):
@@ -400,15 +388,10 @@ def gram_top_eigenvalue(spec: Architecture, X, domain=None, kernel="ntk") -> flo
 
 
 def _gram(spec, X, domain, kernel):
-    """:func:`spectra.domains.gram`; on the cube, where t = ⟨x, y⟩/d takes only the d + 1 values
-    1 − 2j/d, Φ is evaluated there once and indexed (the same matrix, n² kernel calls fewer)."""
-    if domain == "cube" and X.ndim == 2 and X.size and np.all(np.abs(X) == 1):
-        from .kernels import kernel as phi
-
-        d = X.shape[1]
-        j = (d - np.rint(X @ X.T).astype(np.int64)) // 2
-        values = np.asarray(phi(spec, (d - 2.0 * np.arange(d + 1)) / d, kernel), dtype=float)
-        return values[j]
+    """:func:`spectra.domains.gram`; on the cube :func:`spectra.domains.cube_gram` (the same
+    matrix from Φ at the d + 1 values of t)."""
+    if domain == "cube":
+        return cube_gram(spec, X, kernel)
     return gram(spec, X, kernel, domain=domain)
 
 
@@ -809,17 +792,17 @@ def learning_rate_thresholds(spec: Architecture, X, targets="sign", width=2048, 
     steps = _validate.integer("steps", steps, lo=1)
     divergence_steps = steps if divergence_steps is None else _validate.integer("divergence_steps",
                                                                                  divergence_steps, lo=1)
-    rtol = _positive("rtol", rtol)
+    rtol = _validate.positive("rtol", rtol)
     if rtol > 1:
         raise ValueError(f"rtol must be a finite number in (0, 1]; got {rtol!r}")
-    divergence_rtol = rtol if divergence_rtol is None else _positive("divergence_rtol", divergence_rtol)
+    divergence_rtol = rtol if divergence_rtol is None else _validate.positive("divergence_rtol", divergence_rtol)
     if divergence_rtol > 1:
         raise ValueError(f"divergence_rtol must be a finite number in (0, 1]; got {divergence_rtol!r}")
     loss = _validate.choice("loss", loss, LOSSES)
-    blowup = _positive("blowup", blowup)
+    blowup = _validate.positive("blowup", blowup)
     if blowup <= 1:
         raise ValueError(f"blowup must be a finite number > 1; got {blowup!r}")
-    max_factor = _positive("max_factor", max_factor)
+    max_factor = _validate.positive("max_factor", max_factor)
     if max_factor <= 1:
         raise ValueError(f"max_factor must be a finite number > 1; got {max_factor!r}")
     if domain is not None:

@@ -49,6 +49,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from . import _validate
+from .domains import cube_points as _cube_points
 from .spec import Architecture
 
 __all__ = [
@@ -283,7 +284,8 @@ def _check_dim(dim):
 
 def cube_points(dim: int) -> np.ndarray:
     """All 2^dim points of {±1}^dim as a float64 array (2^dim, dim); row i has
-    x_i[j] = 1 − 2·((i >> j) & 1), so row 0 is (1, …, 1) and row 2^dim − 1 − i is −x_i.
+    x_i[j] = 1 − 2·((i >> j) & 1), so row 0 is (1, …, 1) and row 2^dim − 1 − i is −x_i
+    (:func:`spectra.domains.cube_points`, here for dim ≤ 10).
 
     >>> cube_points(2)
     array([[ 1.,  1.],
@@ -291,9 +293,7 @@ def cube_points(dim: int) -> np.ndarray:
            [ 1., -1.],
            [-1., -1.]])
     """
-    dim = _check_dim(dim)
-    i = np.arange(2**dim)[:, None]
-    return 1.0 - 2.0 * ((i >> np.arange(dim)[None, :]) & 1)
+    return _cube_points(_check_dim(dim))
 
 
 def decode_function(key, dim: int) -> np.ndarray:

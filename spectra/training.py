@@ -432,12 +432,7 @@ def train(params: MLPParams, spec: Architecture, X, y, lr, steps, loss="mean", c
     n = X.shape[0]
     y = _targets(y, n)
     c = _loss_scale(loss, n)
-    try:
-        lr = float(lr)
-    except (TypeError, ValueError):
-        raise TypeError(f"lr must be a finite number > 0; got {lr!r}") from None
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0; got {lr!r}")
+    lr = _validate.positive("lr", lr)
     steps = _validate.integer("steps", steps, lo=0)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None; got {callback!r}")

@@ -15,32 +15,12 @@ pytest.importorskip("click")
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
-from click.testing import CliRunner  # noqa: E402
-from spectra_cli.main import main  # noqa: E402
+from cli_helpers import bad, ok, run  # noqa: E402,F401
 from test_optimal_depth import BV, DEPTHS, WV, D, K, brute_fv  # noqa: E402
 
 GRID = ["--dim", str(D), "--max-depth", str(DEPTHS), "--weight-var", ",".join(map(str, WV)),
         "--bias-var", ",".join(map(str, BV)), "--max-degree", str(K), "--threads", "1"]
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF", ".svg": b"<?xml"}
-
-
-def run(*args):
-    return CliRunner().invoke(main, list(args))
-
-
-def ok(*args):
-    r = run(*args)
-    assert r.exit_code == 0, (r.output, r.stderr, r.exception)
-    return r
-
-
-def bad(*args, match):
-    r = run(*args)
-    assert r.exit_code == 2, (r.output, r.exception)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and match in lines[0], r.stderr
-    assert "Traceback" not in r.output
-    return r
 
 
 @pytest.mark.parametrize("act", ["relu", "erf"])

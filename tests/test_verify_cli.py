@@ -15,31 +15,11 @@ pytest.importorskip("click")
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
-from click.testing import CliRunner  # noqa: E402
-from spectra_cli.main import main  # noqa: E402
+from cli_helpers import bad, ok, run  # noqa: E402,F401
 
 import spectra  # noqa: E402
 
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF", ".svg": b"<?xml"}
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def ok(*args):
-    r = run(*args)
-    assert r.exit_code == 0, (r.output, r.stderr, r.exception)
-    return r
-
-
-def bad(*args, match):
-    r = run(*args)
-    assert r.exit_code == 2, (r.output, r.exception)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and match in lines[0], r.stderr
-    assert "Traceback" not in r.output
-    return r
 
 
 def _has_gpu():
