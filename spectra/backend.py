@@ -415,8 +415,8 @@ def xp_activation(act, backend):
     name = act.name
     sq2pi = math.sqrt(2 * math.pi)
 
-    def step(x):
-        return xp.astype(x > 0, xp.float64)
+    def step(x):  # in x's float type (float32 networks stay float32)
+        return xp.astype(x > 0, x.dtype)
 
     table = {
         "relu": (lambda x: xp.maximum(x, 0.0), step),
@@ -449,7 +449,7 @@ def xp_activation(act, backend):
     # host fallback
     def on_host(f):
         def g(x):
-            return be.asarray(np.asarray(f(be.to_numpy(x)), dtype=float))
+            return be.asarray(np.asarray(f(be.to_numpy(x)), dtype=float), dtype=x.dtype)
         return g
 
     return on_host(act.fn), on_host(act.dfn)

@@ -1,5 +1,7 @@
 r"""Finite-width networks in NTK parameterisation: forward and backward passes by hand,
-the empirical neural tangent kernel, and full-batch gradient descent (numpy only).
+the empirical neural tangent kernel, and full-batch gradient descent, on any array back end
+(numpy by default; cupy on a GPU; array-api-strict in the tests) through
+:mod:`spectra.backend`, in float64 or float32.
 
 The network is the one of CONVENTIONS §1, with ``depth`` = L hidden layers of ``width`` = n
 units, input dimension d and every weight and bias entry i.i.d. N(0, 1):
@@ -22,6 +24,15 @@ learning rate phase of deep learning: the catapult mechanism").
 Layers are numbered l = 1..L+1 as in the formulas; in the code ``params.weights[l-1]`` is
 W^l of shape (n_l, n_{l−1}) with n_0 = d, n_1 = … = n_L = width, n_{L+1} = 1. Batches are rows:
 X has shape (points, d).
+
+Back ends and precision: :func:`init_params` draws every entry on the host with
+``numpy.random.default_rng(seed)`` (the same network on every back end and in either float
+type) and puts the arrays on ``backend`` in ``dtype``; every later function works on the back end
+and in the float type of the parameters it is given. float32 halves the memory and roughly halves
+the time of the width × width products; its round-off (about 1e-7 relative per operation) is far
+below the O(1/√width) finite-width effects these networks measure. This is the one finite-width
+network of the package: :mod:`spectra.verify`, :mod:`spectra.learning_rate` and
+:mod:`spectra.dynamics` all use it.
 """
 from __future__ import annotations
 
@@ -34,8 +45,24 @@ from . import _validate
 from .domains import rng_from
 from .spec import Architecture
 
-__all__ = ["MLPParams", "Forward", "TrainResult", "LOSSES", "init_params", "forward", "backward",
-           "gradients", "loss_value", "empirical_ntk", "train"]
+__all__ = [
+    "DTYPES",
+    "LOSSES",
+    "Forward",
+    "MLPParams",
+    "TrainResult",
+    "backward",
+    "empirical_kernels",
+    "empirical_ntk",
+    "forward",
+    "gradients",
+    "init_params",
+    "loss_value",
+    "train",
+]
+
+#: Float types a network can be held in.
+DTYPES = ("float64", "float32")
 
 #: Loss scalings: "mean" is L = (1/2n) Σ (f(xᵢ) − yᵢ)², "sum" is L = ½ Σ (f(xᵢ) − yᵢ)².
 LOSSES = ("mean", "sum")
@@ -52,11 +79,27 @@ class MLPParams:
     biases : tuple of ndarray
         b^1 … b^{L+1}; b^l has shape (n_l,).
 
+    backend : Backend or None
+        The :mod:`spectra.backend` back end the arrays live on (None: numpy).
+
     The arrays are not copied; :func:`train` returns new ones and never writes into its input.
     """
 
     weights: tuple
     biases: tuple
+    backend: object = None
+
+    @property
+    def be(self):
+        """The resolved :class:`spectra.backend.Backend`."""
+        from .backend import get_backend
+
+        return get_backend(self.backend)
+
+    @property
+    def dtype(self) -> str:
+        """"float64" or "float32"."""
+        return "float32" if "float32" in str(self.weights[0].dtype) else "float64"
 
     @property
     def depth(self) -> int:
@@ -78,15 +121,23 @@ class MLPParams:
         """Total number of parameters."""
         return sum(w.size for w in self.weights) + sum(b.size for b in self.biases)
 
-    def copy(self) -> "MLPParams":
-        return MLPParams(tuple(w.copy() for w in self.weights), tuple(b.copy() for b in self.biases))
+    def copy(self) -> MLPParams:
+        xp = self.be.xp
+        return MLPParams(tuple(xp.asarray(w, copy=True) for w in self.weights),
+                         tuple(xp.asarray(b, copy=True) for b in self.biases), self.backend)
+
+    def to_numpy(self) -> MLPParams:
+        """The same parameters as host numpy arrays (same float type)."""
+        be = self.be
+        return MLPParams(tuple(be.to_numpy(w) for w in self.weights), tuple(be.to_numpy(b) for b in self.biases))
 
     def flat(self) -> np.ndarray:
-        """All parameters in one vector, in the order W^1, b^1, W^2, b^2, …"""
-        return np.concatenate([a.ravel() for wb in zip(self.weights, self.biases) for a in wb])
+        """All parameters in one host vector, in the order W^1, b^1, W^2, b^2, …"""
+        h = self.to_numpy()
+        return np.concatenate([a.ravel() for wb in zip(h.weights, h.biases) for a in wb])
 
-    def from_flat(self, theta) -> "MLPParams":
-        """Parameters of the same shapes from a vector in the order of :meth:`flat`."""
+    def from_flat(self, theta) -> MLPParams:
+        """Parameters of the same shapes (host numpy, float64) from a vector in the order of :meth:`flat`."""
         theta = np.asarray(theta, dtype=float)
         if theta.shape != (self.size,):
             raise ValueError(f"theta must have shape ({self.size},); got {theta.shape}")
@@ -132,12 +183,16 @@ class TrainResult:
     steps_taken : int
     stopped : {"completed", "nonfinite", "callback"}
         Why training ended: all steps done, a non-finite loss, or ``callback`` returned True.
+    output : array or None
+        f(xᵢ) on the training rows under ``params`` (the forward pass of the last loss
+        evaluation, on the back end), so that a caller need not run it again.
     """
 
     losses: np.ndarray
     params: MLPParams
     steps_taken: int
     stopped: str
+    output: object = None
 
 
 def _check_spec(spec):
@@ -154,7 +209,20 @@ def _scales(spec):
     return math.sqrt(float(spec.weight_var)), math.sqrt(float(spec.bias_var))
 
 
-def init_params(spec: Architecture, dim: int, width: int, seed=None) -> MLPParams:
+def _dtype(dtype) -> str:
+    if isinstance(dtype, str):
+        name = dtype.strip().lower()
+    else:
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = repr(dtype)
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
+    return name
+
+
+def init_params(spec: Architecture, dim: int, width: int, seed=None, backend=None, dtype="float64") -> MLPParams:
     """Draw the parameters of a depth-L MLP, every entry i.i.d. N(0, 1) (NTK parameterisation).
 
     Parameters
@@ -166,6 +234,11 @@ def init_params(spec: Architecture, dim: int, width: int, seed=None) -> MLPParam
     width : int
         Hidden width n ≥ 1 (every hidden layer).
     seed : None, int or numpy.random.Generator
+        The entries are drawn on the host in the order W^1 … W^{L+1}, then b^1 … b^{L+1}, in
+        float64, whatever the back end and float type.
+    backend : None, str or Backend
+        Where the arrays live (:func:`spectra.backend.get_backend`; default numpy).
+    dtype : {"float64", "float32"}
 
     Returns
     -------
@@ -183,11 +256,41 @@ def init_params(spec: Architecture, dim: int, width: int, seed=None) -> MLPParam
     _check_spec(spec)
     dim = _validate.integer("dim", dim, lo=1)
     width = _validate.integer("width", width, lo=1)
+    dtype = _dtype(dtype)
+    from .backend import get_backend
+
+    be = get_backend(backend)
     rng = rng_from(seed)
     sizes = [dim] + [width] * spec.depth + [1]
-    ws = tuple(rng.standard_normal((sizes[i + 1], sizes[i])) for i in range(len(sizes) - 1))
-    bs = tuple(rng.standard_normal(sizes[i + 1]) for i in range(len(sizes) - 1))
-    return MLPParams(ws, bs)
+    ws = [rng.standard_normal((sizes[i + 1], sizes[i])) for i in range(len(sizes) - 1)]
+    bs = [rng.standard_normal(sizes[i + 1]) for i in range(len(sizes) - 1)]
+    if be.name == "numpy":
+        return MLPParams(tuple(w.astype(dtype, copy=False) for w in ws), tuple(b.astype(dtype, copy=False) for b in bs))
+    xdt = getattr(be.xp, dtype)
+    return MLPParams(tuple(be.asarray(w, dtype=xdt) for w in ws), tuple(be.asarray(b, dtype=xdt) for b in bs), be)
+
+
+def _ops(params, spec):
+    """(backend, namespace, φ, φ') for ``params``; φ and φ' keep the float type of their argument
+    (:func:`spectra.backend.xp_activation`)."""
+    from .backend import xp_activation
+
+    be = params.be
+    phi, dphi = xp_activation(spec.activation, be)
+    return be, (np if be.name == "numpy" else be.xp), phi, dphi
+
+
+def _as_array(be, x, dtype, what):
+    """``x`` as a backend array of the float type ``dtype`` (a host array is copied over)."""
+    if be.name == "numpy":
+        return np.asarray(x, dtype=dtype)
+    xp = be.xp
+    try:
+        if isinstance(x, (np.ndarray, list, tuple, int, float)):
+            return be.asarray(np.asarray(x, dtype=float), dtype=getattr(xp, dtype))
+        return xp.astype(x, getattr(xp, dtype))
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{what} must be a numeric array; got {type(x).__name__} ({e})") from None
 
 
 def _check_inputs(params, spec, X):
@@ -196,9 +299,9 @@ def _check_inputs(params, spec, X):
     act = _check_spec(spec)
     if params.depth != spec.depth:
         raise ValueError(f"params has depth {params.depth} but spec has depth {spec.depth}")
-    X = np.asarray(X, dtype=float)
+    X = _as_array(params.be, X, params.dtype, "X")
     if X.ndim != 2 or X.shape[1] != params.dim or X.shape[0] < 1:
-        raise ValueError(f"X must be a 2-D array of shape (points >= 1, {params.dim}); got shape {X.shape}")
+        raise ValueError(f"X must be a 2-D array of shape (points >= 1, {params.dim}); got shape {tuple(X.shape)}")
     return act, X
 
 
@@ -235,7 +338,8 @@ def forward(params: MLPParams, spec: Architecture, X) -> Forward:
     >>> bool(np.allclose(forward(p, net, X).output, 2 * p.weights[0][0] / 2 + p.biases[0][0]))
     True
     """
-    act, X = _check_inputs(params, spec, X)
+    _, X = _check_inputs(params, spec, X)
+    _, _, phi, _ = _ops(params, spec)
     sw, sb = _scales(spec)
     A, acts, pres = X, [X], []
     L = spec.depth
@@ -244,7 +348,7 @@ def forward(params: MLPParams, spec: Architecture, X) -> Forward:
         if l == L:
             return Forward(H[:, 0], tuple(acts), tuple(pres))
         pres.append(H)
-        A = act.fn(H)
+        A = phi(H)
         acts.append(A)
 
 
@@ -252,13 +356,13 @@ def _deltas(params, spec, fw, cotangent):
     r"""Back-propagate a cotangent v of the outputs: G_{L+1} = v (as a column),
     G_l = (σ_w G_{l+1} W^{l+1}/√n_l) ∘ φ'(H_l). Returns (G_1, …, G_{L+1}); with v = 1,
     G_l is Δ_l = ∂f(xᵢ)/∂h^l(xᵢ) row by row."""
-    act = spec.activation
+    be, _, _, dphi = _ops(params, spec)
     sw, _ = _scales(spec)
-    G = np.asarray(cotangent, dtype=float)[:, None]
+    G = _as_array(be, cotangent, params.dtype, "cotangent")[:, None]
     out = [G]
     for l in range(spec.depth, 0, -1):  # W^{l+1} = weights[l], H_l = preactivations[l-1]
         W = params.weights[l]
-        G = ((sw / math.sqrt(W.shape[1])) * (G @ W)) * act.dfn(fw.preactivations[l - 1])
+        G = ((sw / math.sqrt(W.shape[1])) * (G @ W)) * dphi(fw.preactivations[l - 1])
         out.append(G)
     return tuple(reversed(out))
 
@@ -288,22 +392,32 @@ def backward(params: MLPParams, spec: Architecture, fw: Forward, cotangent) -> M
         The gradient, laid out like ``params``.
     """
     sw, sb = _scales(spec)
-    v = np.asarray(cotangent, dtype=float)
-    if v.shape != fw.output.shape:
-        raise ValueError(f"cotangent must have shape {fw.output.shape}; got {v.shape}")
+    be, xp, _, _ = _ops(params, spec)
+    v = _as_array(be, cotangent, params.dtype, "cotangent")
+    if tuple(v.shape) != tuple(fw.output.shape):
+        raise ValueError(f"cotangent must have shape {tuple(fw.output.shape)}; got {tuple(v.shape)}")
     Gs = _deltas(params, spec, fw, v)
     gw = tuple((sw / math.sqrt(A.shape[1])) * (G.T @ A) for G, A in zip(Gs, fw.activations))
-    gb = tuple(sb * G.sum(axis=0) for G in Gs)
-    return MLPParams(gw, gb)
+    gb = tuple(sb * xp.sum(G, axis=0) for G in Gs)
+    return MLPParams(gw, gb, params.backend)
 
 
-def _targets(y, n):
+def _targets(y, n, params=None):
+    """y as a float64 host vector (no ``params``) or on the back end and in the float type of ``params``."""
+    if params is not None and params.be.name != "numpy":
+        be = params.be
+        h = be.to_numpy(y) if not isinstance(y, (np.ndarray, list, tuple)) else y
+        return be.asarray(_targets(h, n), dtype=getattr(be.xp, params.dtype))
     y = np.asarray(y, dtype=float)
     if y.shape != (n,):
         raise ValueError(f"y must have shape ({n},) (one target per row of X); got {y.shape}")
     if not np.all(np.isfinite(y)):
         raise ValueError("y must be finite")
-    return y
+    return y if params is None else y.astype(params.dtype, copy=False)
+
+
+def _sumsq(be, r) -> float:
+    return float(r @ r) if be.name == "numpy" else be.scalar(be.xp.sum(r * r))
 
 
 def _loss_scale(loss, n):
@@ -314,7 +428,7 @@ def _loss_scale(loss, n):
 def loss_value(output, y, loss="mean") -> float:
     """L = (1/2n) Σ (f(xᵢ) − yᵢ)² (``loss="mean"``) or ½ Σ (f(xᵢ) − yᵢ)² (``loss="sum"``)."""
     output = np.asarray(output, dtype=float)
-    r = output - _targets(y, output.shape[0])
+    r = output - _targets(y, output.shape[0])  # host float64
     return 0.5 * _loss_scale(loss, r.shape[0]) * float(r @ r)
 
 
@@ -340,8 +454,8 @@ def gradients(params: MLPParams, spec: Architecture, X, y, loss="mean"):
     fw = forward(params, spec, X)
     n = fw.output.shape[0]
     c = _loss_scale(loss, n)
-    r = fw.output - _targets(y, n)
-    return 0.5 * c * float(r @ r), backward(params, spec, fw, c * r)
+    r = fw.output - _targets(y, n, params)
+    return 0.5 * c * _sumsq(params.be, r), backward(params, spec, fw, c * r)
 
 
 def empirical_ntk(params: MLPParams, spec: Architecture, X, Y=None) -> np.ndarray:
@@ -372,20 +486,47 @@ def empirical_ntk(params: MLPParams, spec: Architecture, X, Y=None) -> np.ndarra
 
     Returns
     -------
-    ndarray, shape (n, m)
+    array, shape (n, m)
+        On the back end and in the float type of ``params`` (numpy: an ndarray).
+    """
+    return empirical_kernels(params, spec, X, Y)[1]
+
+
+def empirical_kernels(params: MLPParams, spec: Architecture, X, Y=None):
+    r"""The conjugate and tangent kernels (CK, Θ) of the finite network on the rows of X (and Y).
+
+    CK(x, y) = σ_w² ⟨A_L(x), A_L(y)⟩/n_L + σ_b², the covariance of the output given the last
+    hidden layer, which converges to Σ^{L+1} as width → ∞ (Neal 1996; Lee et al. 2018; Matthews
+    et al. 2018); it is also the l = L+1 term of the sum in :func:`empirical_ntk` (Δ_{L+1} = 1).
+
+    Parameters
+    ----------
+    params : MLPParams
+    spec : Architecture
+    X : array_like, shape (n, d)
+    Y : array_like, shape (m, d), optional
+
+    Returns
+    -------
+    ck, ntk : arrays, shape (n, m)
+        On the back end and in the float type of ``params``.
     """
     sw, sb = _scales(spec)
     fx = forward(params, spec, X)
-    dx = _deltas(params, spec, fx, np.ones(fx.output.shape[0]))
+    ones = np.ones(fx.output.shape[0])
+    dx = _deltas(params, spec, fx, ones)
     if Y is None:
         fy, dy = fx, dx
     else:
         fy = forward(params, spec, Y)
         dy = _deltas(params, spec, fy, np.ones(fy.output.shape[0]))
-    theta = np.zeros((fx.output.shape[0], fy.output.shape[0]))
+    theta = ck = None
     for Dx, Dy, Ax, Ay in zip(dx, dy, fx.activations, fy.activations):
-        theta += (Dx @ Dy.T) * ((sw * sw / Ax.shape[1]) * (Ax @ Ay.T) + sb * sb)
-    return theta
+        gram = (sw * sw / Ax.shape[1]) * (Ax @ Ay.T) + sb * sb
+        ck = gram  # the last layer's term (Δ_{L+1} = 1)
+        term = (Dx @ Dy.T) * gram
+        theta = term if theta is None else theta + term
+    return ck, theta
 
 
 def train(params: MLPParams, spec: Architecture, X, y, lr, steps, loss="mean", callback=None) -> TrainResult:
@@ -430,24 +571,25 @@ def train(params: MLPParams, spec: Architecture, X, y, lr, steps, loss="mean", c
     """
     _, X = _check_inputs(params, spec, X)
     n = X.shape[0]
-    y = _targets(y, n)
+    y = _targets(y, n, params)
     c = _loss_scale(loss, n)
     lr = _validate.positive("lr", lr)
     steps = _validate.integer("steps", steps, lo=0)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None; got {callback!r}")
     sw, sb = _scales(spec)
-    ws = [w.copy() for w in params.weights]
-    bs = [b.copy() for b in params.biases]
+    be, xp, _, _ = _ops(params, spec)
+    start = params.copy()
+    ws, bs = list(start.weights), list(start.biases)
     losses = []
     t = 0
     stopped = "completed"
     with np.errstate(over="ignore", invalid="ignore"):
         while True:
-            cur = MLPParams(tuple(ws), tuple(bs))
+            cur = MLPParams(tuple(ws), tuple(bs), params.backend)
             fw = forward(cur, spec, X)
             r = fw.output - y
-            value = 0.5 * c * float(r @ r)
+            value = 0.5 * c * _sumsq(be, r)
             losses.append(value)
             if not math.isfinite(value):
                 stopped = "nonfinite"
@@ -460,6 +602,6 @@ def train(params: MLPParams, spec: Architecture, X, y, lr, steps, loss="mean", c
             Gs = _deltas(cur, spec, fw, c * r)
             for l, (G, A) in enumerate(zip(Gs, fw.activations)):
                 ws[l] -= ((lr * sw / math.sqrt(A.shape[1])) * G).T @ A  # scale the small factor
-                bs[l] -= (lr * sb) * G.sum(axis=0)
+                bs[l] -= (lr * sb) * xp.sum(G, axis=0)
             t += 1
-    return TrainResult(np.array(losses), MLPParams(tuple(ws), tuple(bs)), t, stopped)
+    return TrainResult(np.array(losses), MLPParams(tuple(ws), tuple(bs), params.backend), t, stopped, fw.output)

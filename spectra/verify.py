@@ -46,11 +46,12 @@ from .backend import (
     check_memory,
     get_backend,
     largest_fitting,
-    xp_activation,
     xp_duals_ok,
 )
 from .domains import DOMAINS, rng_from
 from .spec import KERNELS, Architecture
+from .training import MLPParams, forward, init_params
+from .training import empirical_kernels as _empirical_kernels
 from .walsh import WalshCheck, walsh_check, walsh_memory
 
 __all__ = ["GramCheck", "MemoryRefusal", "Network", "WalshCheck", "WidthCheck", "check_kernel", "empirical_kernels",
@@ -613,97 +614,62 @@ def _largest_n_text(budget, top, be, dim):
 # ---------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class Network:
-    """An MLP in NTK parameterisation on a back end: ``weights[l-1]`` is W^l of shape
-    (n_l, n_{l−1}) (n_0 = dim, n_1 = … = n_L = width, n_{L+1} = 1), ``biases[l-1]`` is b^l, all
-    entries i.i.d. N(0, 1) (CONVENTIONS §1)."""
+    """A finite-width MLP in NTK parameterisation (CONVENTIONS §1) on a back end: the
+    architecture and its :class:`spectra.training.MLPParams` (the package's one finite-width
+    network, :mod:`spectra.training`). ``weights[l-1]`` is W^l of shape (n_l, n_{l−1})
+    (n_0 = dim, n_1 = … = n_L = width, n_{L+1} = 1), ``biases[l-1]`` is b^l, all entries
+    i.i.d. N(0, 1)."""
 
     spec: Architecture
-    dim: int
-    width: int
-    weights: list
-    biases: list
-    backend: object = None
+    params: MLPParams
+
+    @property
+    def dim(self) -> int:
+        return self.params.dim
+
+    @property
+    def width(self) -> int:
+        return self.params.widths[1] if self.params.depth else 0
+
+    @property
+    def weights(self) -> tuple:
+        return self.params.weights
+
+    @property
+    def biases(self) -> tuple:
+        return self.params.biases
+
+    @property
+    def backend(self):
+        return self.params.be
 
 
-def init_network(spec: Architecture, dim: int, width: int, seed=None, backend=None) -> Network:
+def init_network(spec: Architecture, dim: int, width: int, seed=None, backend=None, dtype="float64") -> Network:
     """A random network of ``spec.depth`` hidden layers of ``width`` units on input dimension
-    ``dim``; the N(0, 1) entries are drawn on the host by ``numpy.random.default_rng(seed)`` (the
-    same network on every back end) and copied to the device."""
+    ``dim`` (:func:`spectra.training.init_params`): the N(0, 1) entries are drawn on the host by
+    ``numpy.random.default_rng(seed)`` (the same network on every back end) and copied to the
+    device."""
     _check_spec(spec)
-    dim = _validate.integer("dim", dim, lo=1)
-    width = _validate.integer("width", width, lo=1)
-    be = get_backend(backend)
-    rng = rng_from(seed)
-    sizes = [dim] + [width] * spec.depth + [1]
-    W, b = [], []
-    for l in range(1, len(sizes)):
-        W.append(be.normal(rng, (sizes[l], sizes[l - 1])))
-        b.append(be.normal(rng, (sizes[l],)))
-    return Network(spec, dim, width, W, b, be)
-
-
-def _forward(net, X):
-    be = get_backend(net.backend)
-    xp = be.xp
-    spec = net.spec
-    sw, sb = math.sqrt(float(spec.weight_var)), math.sqrt(float(spec.bias_var))
-    phi, dphi = xp_activation(spec.activation, be)
-    A = X
-    acts, derivs = [X], []
-    for l in range(spec.depth):
-        W, bias = net.weights[l], net.biases[l]
-        h = (sw / math.sqrt(W.shape[1])) * (A @ xp.matrix_transpose(W)) + sb * bias
-        A = phi(h)
-        acts.append(A)
-        derivs.append(dphi(h))
-    W, bias = net.weights[-1], net.biases[-1]
-    f = (sw / math.sqrt(W.shape[1])) * (A @ xp.matrix_transpose(W)) + sb * bias
-    return f, acts, derivs
+    return Network(spec, init_params(spec, dim, width, seed=seed, backend=get_backend(backend), dtype=dtype))
 
 
 def network_output(net: Network, X):
     """f(x) for the rows of ``X`` (a vector on the back end)."""
-    be = get_backend(net.backend)
-    X = be.asarray(X) if isinstance(X, (np.ndarray, list, tuple)) else X
-    f, _, _ = _forward(net, X)
-    return be.xp.reshape(f, (-1,))
+    return forward(net.params, net.spec, X).output
 
 
 def empirical_kernels(net: Network, X):
-    r"""The empirical CK and NTK of ``net`` on the rows of ``X`` (n × n backend arrays).
+    r"""The empirical CK and NTK of ``net`` on the rows of ``X`` (n × n backend arrays):
+    :func:`spectra.training.empirical_kernels`.
 
     CK: σ_w² A_L A_Lᵀ / n_L + σ_b², the covariance of the output given the last hidden layer.
     NTK: Θ = Σ_{l=1}^{L+1} (Δ_l Δ_lᵀ) ∘ (σ_w² A_{l−1} A_{l−1}ᵀ / n_{l−1} + σ_b²), with A_0 = X,
-    A_l = φ(h^l), Δ_{L+1} = 1 and Δ_l = ∂f/∂h^l = (Δ_{l+1} W^{l+1}) σ_w/√n_l ∘ φ'(h^l): the sum
-    over layers of ⟨∂f/∂W^l, ·⟩ + ⟨∂f/∂b^l, ·⟩ (∂f/∂W^l = σ_w Δ_l ⊗ A_{l−1}/√n_{l−1},
-    ∂f/∂b^l = σ_b Δ_l), so no per-parameter Jacobian is formed.
+    A_l = φ(h^l), Δ_{L+1} = 1 and Δ_l = ∂f/∂h^l: the sum over layers of the weight and bias
+    gradients' inner products, so no per-parameter Jacobian is formed.
     """
-    be = get_backend(net.backend)
-    xp = be.xp
-    X = be.asarray(X) if isinstance(X, (np.ndarray, list, tuple)) else X
-    spec = net.spec
-    wv, bv = float(spec.weight_var), float(spec.bias_var)
-    sw = math.sqrt(wv)
-    _, acts, derivs = _forward(net, X)
-    n = X.shape[0]
-
-    def gram_in(A):
-        return (wv / A.shape[1]) * (A @ xp.matrix_transpose(A)) + bv
-
-    ck = gram_in(acts[-1])
-    ntk = ck  # layer L+1: Δ = 1
-    delta = None
-    for l in range(spec.depth, 0, -1):  # Δ_l, l = L..1
-        W_next = net.weights[l]  # W^{l+1}, shape (n_{l+1}, n_l)
-        if delta is None:  # Δ_{L+1} = 1: every row of Δ_{L+1} W^{L+1} is the readout vector
-            back = xp.ones((n, 1), dtype=xp.float64, device=be.device) @ W_next
-        else:
-            back = delta @ W_next
-        delta = (sw / math.sqrt(W_next.shape[1])) * back * derivs[l - 1]
-        ntk = ntk + (delta @ xp.matrix_transpose(delta)) * gram_in(acts[l - 1])
-    return ck, ntk
+    return _empirical_kernels(net.params, net.spec, X)
 
 
 # ---------------------------------------------------------------------------------------

@@ -298,6 +298,35 @@ def test_width_check_same_networks_on_every_backend():
     np.testing.assert_allclose(a.ck_error, b.ck_error, rtol=1e-10)
 
 
+@pytest.mark.parametrize("bk", BACKENDS)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("act", ["relu", "erf", "softplus"])
+def test_training_same_on_every_backend(bk, dtype, act):
+    """spectra.training (the one finite-width network of verify, dynamics and learning_rate)
+    trains the same network on every back end and float type: gradient descent, its outputs and
+    the empirical kernels against numpy float64 (round-off of the float type; softplus runs
+    through the host fallback)."""
+    from spectra.dynamics import measure_dynamics
+    from spectra.training import empirical_kernels, forward, init_params, train
+
+    spec = Architecture(act, 2, 2, 0.1)
+    X = np.sign(np.random.default_rng(0).standard_normal((12, 5)))
+    y = np.random.default_rng(1).standard_normal(12)
+    be = backend_of(bk)
+    tol = 1e-10 if dtype == "float64" else 3e-5
+    p, p0 = init_params(spec, 5, 48, seed=2, backend=be, dtype=dtype), init_params(spec, 5, 48, seed=2)
+    r, r0 = train(p, spec, X, y, 0.4, 30), train(p0, spec, X, y, 0.4, 30)
+    assert r.stopped == "completed" and r.params.dtype == dtype
+    np.testing.assert_allclose(r.losses, r0.losses, rtol=tol)
+    np.testing.assert_allclose(be.to_numpy(forward(r.params, spec, X).output), forward(r0.params, spec, X).output,
+                               rtol=tol, atol=tol)
+    for k, k0 in zip(empirical_kernels(r.params, spec, X), empirical_kernels(r0.params, spec, X)):
+        np.testing.assert_allclose(be.to_numpy(k), k0, rtol=tol, atol=tol * np.abs(k0).max())
+    kw = {"spec": spec, "dim": 5, "target": {1: 1.0, 2: 0.5}, "width": 32, "samples": 12, "steps": 20, "records": 3}
+    m, m0 = measure_dynamics(**kw, backend=be, dtype=dtype), measure_dynamics(**kw, dtype="float64")
+    np.testing.assert_allclose(m.energy, m0.energy, rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("name", ["relu", "erf", "gelu", "tanh", "x3", "sign", "softplus", "leaky_relu", "gauss",
                                   "abs"])
 def test_backend_activations_equal_numpy(name):
