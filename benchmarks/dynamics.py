@@ -5,10 +5,12 @@ degrees 1-4; the gap |measured - finite-n prediction| / prediction per degree wh
 is >= 1% of its start, the tightest lambda_min-bound ratio, and the wall time. Also the gap at two
 widths and two n (it should shrink as both grow).
 
-    python benchmarks/dynamics.py                       # the full target case (slow on a CPU)
-    python benchmarks/dynamics.py --steps 100 --seeds 0 --widths 1024,4096 --samples 256,512
+    python benchmarks/dynamics.py                       # the target case, as `spectra dynamics` runs it
+    python benchmarks/dynamics.py --widths 1024,4096 --samples 256,512   # the gap at two widths and two n
+    python benchmarks/dynamics.py --dtype float64       # float64 networks (about twice the time)
 
-numpy only (spectra.training); about 1 s per step at width 4096, n = 512 on 2 CPU cores.
+The networks are spectra.training's, float32 by default, on numpy (--backend cupy on a GPU);
+about 0.45 s per step and seed at width 4096, n = 512 on 2 CPU cores (float64: about 0.9 s).
 """
 from __future__ import annotations
 
@@ -35,9 +37,13 @@ def main(argv=None):
     ap.add_argument("--dim", type=int, default=10)
     ap.add_argument("--widths", default="4096")
     ap.add_argument("--samples", default="512")
-    ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--records", type=int, default=12)
-    ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--steps", type=int, default=24)
+    ap.add_argument("--records", type=int, default=10)
+    ap.add_argument("--seeds", default="0,1,2,3")
+    ap.add_argument("--lr-fraction", type=float, default=1.0)
+    ap.add_argument("--centred", action="store_true")
+    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--backend", default="numpy")
     ap.add_argument("--target", default="1:1.0,2:1.0,3:1.0,4:1.0")
     ap.add_argument("--json", default=None, help="write all results to this file")
     a = ap.parse_args(argv)
@@ -51,7 +57,8 @@ def main(argv=None):
             for w in _ints(a.widths):
                 t0 = time.perf_counter()
                 m = measure_dynamics(spec, a.dim, a.target, w, n, steps=a.steps, records=a.records,
-                                     seeds=tuple(_ints(a.seeds)))
+                                     seeds=tuple(_ints(a.seeds)), lr_fraction=a.lr_fraction, centred=a.centred,
+                                     dtype=a.dtype, backend=a.backend)
                 c = compare_dynamics(m)
                 dt = time.perf_counter() - t0
                 reached = {k: bool(c.predicted_mean[-1, j] < 0.01 * c.predicted_mean[0, j])
@@ -60,7 +67,12 @@ def main(argv=None):
                       + ", ".join(f"k={k}: {g:.3f}" for k, g in zip(c.degrees, c.max_gap))
                       + f"; reached 1%: {reached}; bound ratio {m.bound_ratio:.4f}; "
                       f"lambda_min {m.lambda_min:.4g}; {dt:.1f} s", flush=True)
+                spread = c.measured_std / np.maximum(c.predicted_mean, 1e-300)
+                print("    per-seed spread of the measured energy / prediction, max over steps: "
+                      + ", ".join(f"k={k}: {float(np.nanmax(np.where(np.isfinite(c.gap[:, j]), spread[:, j], np.nan))):.3f}"
+                                  for j, k in enumerate(c.degrees)), flush=True)
                 out.append({"activation": act, "width": w, "samples": n, "steps": a.steps, "seeds": a.seeds,
+                            "dtype": a.dtype, "centred": a.centred, "lr_fraction": a.lr_fraction,
                             "max_gap": dict(zip(map(str, c.degrees), map(float, c.max_gap))),
                             "reached_1pct": {str(k): v for k, v in reached.items()},
                             "bound_ratio": m.bound_ratio, "lambda_min": m.lambda_min, "lr": m.lr, "seconds": dt,

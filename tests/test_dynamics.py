@@ -130,10 +130,28 @@ def test_linear_model_training_is_exactly_the_kernel_prediction(centred):
     analytic σ_w²⟨x,y⟩/d + σ_b², so measured and finite-n predicted residuals agree to round-off
     (with or without the random f_0)."""
     m = D.measure_dynamics(Architecture("identity", 0, 2, 0.5), 6, {0: 0.3, 1: 1.0, 2: 0.5}, width=8, samples=20,
-                           steps=50, records=5, seeds=(0, 3), centred=centred)
+                           steps=50, records=5, seeds=(0, 3), centred=centred, dtype="float64")
     np.testing.assert_allclose(m.energy, m.predicted, rtol=1e-8, atol=1e-12)
     if centred:  # the residual starts at −y: its degree-2 part is unreachable for a linear model
         np.testing.assert_allclose(m.energy[:, -1, 2], m.energy[:, 0, 2], rtol=1e-12)
+
+
+def test_float32_networks_track_float64_and_backends_agree():
+    """The default float32 networks follow the float64 ones to float32 round-off (far below the
+    finite-width effects measured), and the array-API code path (array-api-strict, the stand-in
+    for cupy) trains the same networks as numpy."""
+    kw = {"spec": Architecture("erf", 2, 2, 0.1), "dim": 5, "target": {1: 1.0, 2: 0.5, 3: 0.5}, "width": 64,
+          "samples": 16, "steps": 40, "records": 5, "seeds": (0, 1)}
+    m64 = D.measure_dynamics(**kw, dtype="float64")
+    m32 = D.measure_dynamics(**kw)
+    assert m32.dtype == "float32" and m64.dtype == "float64"
+    np.testing.assert_allclose(m32.energy, m64.energy, rtol=2e-4, atol=1e-7)
+    np.testing.assert_allclose(m32.losses, m64.losses, rtol=2e-4, atol=1e-7)
+    pytest.importorskip("array_api_strict")
+    ms = D.measure_dynamics(**kw, dtype="float64", backend="array-api-strict")
+    np.testing.assert_allclose(ms.energy, m64.energy, rtol=1e-10, atol=1e-13)
+    ms32 = D.measure_dynamics(**kw, backend="array-api-strict")
+    np.testing.assert_allclose(ms32.energy, m64.energy, rtol=2e-4, atol=1e-7)
 
 
 def test_plot_dynamics_lazy_matplotlib():
@@ -154,6 +172,9 @@ def test_plot_dynamics_lazy_matplotlib():
     (lambda: D.measure_dynamics(NET, 6, {1: 1.0}, width=0, samples=8), r"width must be an integer >= 1"),
     (lambda: D.measure_dynamics(NET, 6, {1: 1.0}, width=8, samples=65), r"samples must be an integer in 1\.\.64"),
     (lambda: D.measure_dynamics(NET, 15, {1: 1.0}, width=8, samples=8), r"dim must be an integer in 1\.\.14"),
+    (lambda: D.measure_dynamics(NET, 6, {1: 1.0}, width=8, samples=8, dtype="float16"),
+     r"dtype must be one of float64, float32; got 'float16'"),
+    (lambda: D.measure_dynamics(NET, 6, {1: 1.0}, width=8, samples=8, backend="torch"), r"backend must be one of"),
     (lambda: D.parse_target("1=2"), r"target must be a comma-separated list"),
     (lambda: D.lambda_min(NET, "cube", 4, 17), r"samples must be an integer in 1\.\.16"),
     (lambda: D.predict_dynamics(NET, 4, {1: 1.0}, [0, 1], 0.5), r"train_index"),
@@ -191,6 +212,11 @@ def test_cli_dynamics_json_and_csv(tmp_path):
     assert r.exit_code == 0 and r.output.splitlines()[0].startswith("degree,step,measured")
     r = _cli(*args)
     assert r.exit_code == 0 and "max relative gap" in r.output
+    # the array-API code path (the one cupy runs) gives the same numbers as numpy
+    r64 = json.loads(_cli(*args, "--format", "json", "--dtype", "float64").output)
+    rs = json.loads(_cli(*args, "--format", "json", "--dtype", "float64", "--backend", "array-api-strict").output)
+    assert rs["backend"] == "array-api-strict" and r64["dtype"] == "float64" and doc["dtype"] == "float32"
+    np.testing.assert_allclose(rs["measured_mean"], r64["measured_mean"], rtol=1e-10)
 
 
 def test_cli_lambda_min_full_cube():
@@ -208,6 +234,9 @@ def test_cli_lambda_min_full_cube():
     (["dynamics", "--dim", "6", "--width", "0"], "width must be an integer >= 1"),
     (["dynamics", "--dim", "15"], "dim must be an integer in 1..14"),
     (["lambda-min", "--dim", "4", "--samples", "17"], "samples must be an integer in 1..16"),
+    (["dynamics", "--dim", "6", "--dtype", "float16"], "dtype must be one of float64, float32"),
+    (["dynamics", "--dim", "6", "--backend", "torch"], "backend must be one of numpy, cupy, array-api-strict"),
+    (["dynamics", "--dim", "10", "--width", "100000", "--max-memory", "1G"], "the largest width that fits is"),
 ])
 def test_cli_bad_input(args, msg):
     r = _cli(*args)

@@ -11,6 +11,8 @@ import math
 import click
 
 import spectra
+from spectra.backend import BACKENDS
+from spectra.training import DTYPES
 
 from .analysis import _PLOT_HELP, DOMAINS, _check_plot, _figure, _save
 from .main import (
@@ -27,6 +29,7 @@ from .main import (
     main,
     run_with_progress,
 )
+from .verify import _MEMORY_HELP, _backend, _budget
 
 
 def _fmt(v, spec=".4g"):
@@ -69,14 +72,21 @@ def _parse_seeds(text):
               help="Report the gap while the predicted energy is >= FLOOR x its initial value.")
 @click.option("--centred", is_flag=True,
               help="Train the centred network f - f_0 (removes the random initial function from the residual).")
+@click.option("--backend", type=_OneOf("backend", BACKENDS), default="numpy", show_default=True,
+              help="Where the networks train: numpy, or cupy on a GPU (pip install 'nn-spectra[gpu]').")
+@click.option("--dtype", type=_OneOf("dtype", DTYPES), default="float32", show_default=True,
+              help="Float type of the networks (float32 halves the time; its round-off is far below the "
+                   "finite-width effects measured).")
+@click.option("--max-memory", default=None, metavar="SIZE", help=_MEMORY_HELP)
 @click.option("--format", "fmt", type=_OneOf("format", FORMATS), default="table", show_default=True)
 @click.option("--plot", "plot", default=None, metavar="FILE", help=_PLOT_HELP)
 def dynamics_cmd(dim, activation, depth, weight_var, bias_var, target, width, samples, steps, records, seeds,
-                 data_seed, lr_fraction, floor, centred, fmt, plot):
+                 data_seed, lr_fraction, floor, centred, backend, dtype, max_memory, fmt, plot):
     """Spectral bias in time: residual energy per degree during training, measured vs predicted.
 
     \b
-    Trains MLPs (NTK parameterisation, numpy) by full-batch gradient descent on
+    Trains MLPs (NTK parameterisation; numpy or cupy, float32 by default) by full-batch
+    gradient descent on
     L = (1/2n) sum (f - y)^2 with eta = lr_fraction / lambda_max(Theta_train/n) on n distinct
     points of {-1,+1}^d, and projects the residual f_t - y (f_0 included) on all 2^d points per
     degree with the fast Walsh-Hadamard transform. Predictions use each network's own f_0:
@@ -100,6 +110,8 @@ def dynamics_cmd(dim, activation, depth, weight_var, bias_var, target, width, sa
 
     spec = _architecture(activation, depth, weight_var, bias_var)
     seeds_t = _parse_seeds(seeds)
+    be = _backend(backend)
+    budget = _budget(max_memory)
     with _library_errors():
         tdict = parse_target(target)
         if not (0 < lr_fraction < 2):
@@ -109,11 +121,12 @@ def dynamics_cmd(dim, activation, depth, weight_var, bias_var, target, width, sa
         n_rec = len(record_steps(steps, records)) - 1 if isinstance(steps, int) and steps >= 1 else 1
     m = run_with_progress(n_rec * len(seeds_t), "training", lambda progress: measure_dynamics(
         spec, dim, tdict, width, samples, steps=steps, records=records, seeds=seeds_t, data_seed=data_seed,
-        lr_fraction=lr_fraction, centred=centred, progress=progress))
+        lr_fraction=lr_fraction, centred=centred, progress=progress, backend=be, dtype=dtype, max_memory=budget))
     with _library_errors():
         c = compare_dynamics(m, floor=floor)
     head = {**spec.as_dict(), "dim": dim, "width": width, "samples": samples, "seeds": list(seeds_t),
             "data_seed": data_seed, "target": {str(k): w for k, w in tdict.items()}, "steps_total": steps,
+            "backend": m.backend, "dtype": m.dtype,
             "loss": "mean", "lr": m.lr, "lr_fraction": m.lr_fraction, "lambda_min": m.lambda_min,
             "lambda_max": m.lambda_max, "bound_ratio": m.bound_ratio, "seconds": m.seconds}
     cd = c.as_dict()
