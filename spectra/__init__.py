@@ -14,29 +14,54 @@ Conventions (normalisations, domains, parameterisation): see ``docs/conventions.
 from .activations import Activation, get_activation, register
 from .activations import describe as describe_activations
 from .activations import names as activation_names
-from .asymptotics import compare_domains, kernel_derivatives
 from .cube import (
     cube_eigenvalues,
     cube_eigenvalues_grid,
     grid_steps,
     krawtchouk_transform,
 )
-from .dynamics import lambda_min, measure_dynamics, predict_dynamics
+# eager: these two functions share their module's name, and must be bound after the module
 from .fractional_variance import FractionalVariance, fractional_variance, fractional_variance_grid
-from .gaussian import gaussian_eigenvalues
 from .kernels import kernel, kernel3, kernel_expression, kernel_grid
-from .learning_rate import (
-    empirical_learning_rate,
-    finite_sample_convergence,
-    finite_sample_learning_rate,
-    max_learning_rate,
-)
 from .optimal_depth import NtkVsCk, OptimalDepth, ntk_vs_ck, optimal_depth
 from .precision import Precision, resolve_precision
 from .result import Spectrum
 from .spec import KERNELS, Architecture
-from .simplicity import SimplicityExperiment, WeakSimplicityCheck, simplicity_bias_experiment, weak_simplicity_bias
-from .sphere import sphere_eigenvalues, sphere_eigenvalues_grid, sphere_multiplicity
+
+# The rest of the API is imported on first use (PEP 562), so that a script or command that needs
+# only the cube spectrum does not pay for the sphere, Gaussian, training and analysis modules.
+_LAZY = {
+    "compare_domains": "asymptotics", "kernel_derivatives": "asymptotics",
+    "lambda_min": "dynamics", "measure_dynamics": "dynamics", "predict_dynamics": "dynamics",
+    "gaussian_eigenvalues": "gaussian",
+    "empirical_learning_rate": "learning_rate", "finite_sample_convergence": "learning_rate",
+    "finite_sample_learning_rate": "learning_rate", "max_learning_rate": "learning_rate",
+    "SimplicityExperiment": "simplicity", "WeakSimplicityCheck": "simplicity",
+    "simplicity_bias_experiment": "simplicity", "weak_simplicity_bias": "simplicity",
+    "sphere_eigenvalues": "sphere", "sphere_eigenvalues_grid": "sphere", "sphere_multiplicity": "sphere",
+}
+_SUBMODULES = frozenset({
+    "activations", "asymptotics", "backend", "cube", "domains", "dynamics", "fractional_variance", "gaussian",
+    "jets", "kernels", "learning_rate", "numeric", "optimal_depth", "plots", "precision", "result", "simplicity",
+    "spec", "sphere", "training", "verify", "walsh",
+})
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'spectra' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
+
 
 __version__ = "0.1.0"
 

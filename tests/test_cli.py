@@ -952,3 +952,25 @@ def test_activations_lists_builtins_in_every_format():
 def test_activations_bad_format():
     r = run("activations", "--format", "xml")
     assert r.exit_code == 2 and r.stderr.strip().splitlines() == ["Error: format must be one of table, csv, json; got 'xml'"]
+
+
+def test_lazy_public_api_resolves_every_name():
+    """Every name of spectra.__all__ resolves (most on first use, PEP 562) to the object its module
+    defines, functions that share a submodule's name stay functions after that submodule is
+    imported elsewhere, and `import spectra` loads only the cube core."""
+    import importlib
+
+    code = ("import sys, spectra; print(sorted(m.split('.')[1] for m in sys.modules if m.startswith('spectra.')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "dynamics" not in loaded and "learning_rate" not in loaded and "sphere" not in loaded, loaded
+    for name in spectra.__all__:
+        obj = getattr(spectra, name)
+        assert obj is not None
+        mod = getattr(obj, "__module__", None)
+        if mod and mod.startswith("spectra."):
+            assert getattr(importlib.import_module(mod), obj.__name__) is obj
+    importlib.import_module("spectra.plots")
+    assert callable(spectra.optimal_depth) and callable(spectra.fractional_variance)
+    assert spectra.dynamics.__name__ == "spectra.dynamics" and "measure_dynamics" in dir(spectra)
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        spectra.nonexistent  # noqa: B018
