@@ -25,6 +25,37 @@ def test_readme_command_runs(command, tmp_path, monkeypatch):
     assert result.output.strip()
 
 
+GPU_COMMANDS = [c.split("#")[0].strip()[len("spectra "):]
+                for block in re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+                for c in block.splitlines() if c.startswith("spectra ") and "--backend cupy" in c]
+
+
+def _has_gpu():
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # noqa: BLE001 - no CuPy, no driver
+        return False
+
+
+def test_readme_gpu_commands_listed():
+    assert len(GPU_COMMANDS) >= 3
+
+
+@pytest.mark.parametrize("command", GPU_COMMANDS)
+def test_readme_gpu_command(command, tmp_path, monkeypatch):
+    """With a GPU the README's GPU commands run; without one each parses and stops with the one-line
+    'backend cupy' error (exit 2), not a usage error."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, shlex.split(command), catch_exceptions=False)
+    if _has_gpu():
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.exit_code == 2 and "backend 'cupy'" in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
 def test_readme_setup_commands_match_ci():
     setup = [line for line in README.splitlines() if line.startswith("python3 -m venv")]
     assert len(setup) == 2 and "spectra eigs" in setup[0] and "pytest" in setup[1]
