@@ -16,12 +16,15 @@ is met. Two algorithms, chosen per case:
   pieces, hard-tanh, elu): the line is split at every kink, the inner line at the kinks of
   the inner factor, z₂ = (κ − m z₁)/s, and the outer line also where the inner factor's kinks
   cross, z₁ = κ/m; each piece is integrated by Gauss–Legendre (nodes from FLINT at N digits),
-  so no piece contains a kink and accuracy is not lost. Steps halve (nodes double) until two levels agree;
+  so no piece contains a kink and accuracy is not lost. Where φ is a polynomial on every piece
+  (hard-tanh, relu-like ``Max``/``Abs``, polynomial ``Piecewise``) the inner integral is done in
+  closed form instead (truncated normal moments between the cuts), leaving a 1-D rule in z₁. Steps halve (nodes double) until two levels agree;
   the error of the finer level is estimated as (difference)²/scale (geometric convergence),
   the heuristic of mpmath's ``quad``. Diagonal points (c² = q₁q₂) reduce to one dimension.
 
 * **Hermite series** (float64 values of smooth φ, and Taylor jets, which the sphere and
-  Gaussian domains and the large-d limit need). With normalised Hermite coefficients
+  Gaussian domains and the large-d limit need; a jet's derivative whose series cannot converge
+  near |ρ| = 1 comes from the two-dimensional quadrature of E[φ^{(j)}(u) φ^{(j)}(v)]). With normalised Hermite coefficients
   b_n(q) = E[φ(√q z) He_n(z)]/√(n!) (one 1-D quadrature gives all of them), Mehler's formula
   gives V = Σ_n b_n(q₁) b_n(q₂) ρⁿ, ρ = c/√(q₁q₂), a power series whose derivatives in c are
   series too. Parseval, Σ b_n(q)² = E[φ(√q z)²], bounds the tail rigorously:
@@ -50,6 +53,7 @@ import numpy as np
 __all__ = ["expectation", "from_callable", "from_expr", "hermite_coefficients"]
 
 _MAX_LEVEL = 9
+_POLY_MAX = 6  # pieces that are polynomials up to this degree: inner Gaussian integral in closed form
 _CHUNK = 2_000_000  # array elements per block of the 2-D rule (float64)
 _CHUNK_OBJ = 400_000  # object (Arb) elements per block
 
@@ -142,6 +146,10 @@ class _Float:
     def exp(self, a):
         return np.exp(a)
 
+    def ncdf(self, a):
+        """Φ(a), the standard normal distribution function."""
+        return _scipy_special("ndtr")(a)
+
     def zeros(self, shape):
         return np.zeros(shape)
 
@@ -168,6 +176,7 @@ class _Arb:
         self.tail_tol = 2.0**-(prec - 8)  # series tails: within the 8 guard bits of the duals
         self._sqrt = np.frompyfunc(lambda v: arb(v).nonnegative_part().sqrt(), 1, 1)
         self._exp = np.frompyfunc(lambda v: arb(v).exp(), 1, 1)
+        self._ncdf = np.frompyfunc(lambda v: (-arb(v) / arb(2).sqrt()).erfc() / 2, 1, 1)
         self._mid = np.frompyfunc(lambda v: float(arb(v).mid()), 1, 1)
         self._conv = np.frompyfunc(self.const, 1, 1)
 
@@ -198,6 +207,10 @@ class _Arb:
 
     def exp(self, a):
         return self._exp(a)
+
+    def ncdf(self, a):
+        """Φ(a) = erfc(−a/√2)/2."""
+        return self._ncdf(a)
 
     def zeros(self, shape):
         z = np.empty(shape, dtype=object)
@@ -314,6 +327,27 @@ class _Compiled:
             self._fns[key] = _Compiled(rows, exprs)
         return self._fns[key]
 
+    def poly_coeffs(self, be, deriv):
+        """Per piece, the coefficients [p₀, p₁, …] of φ (or φ') as constants of the back end
+        when every piece is a polynomial of degree ≤ _POLY_MAX (hard-tanh, relu-like ``Max``,
+        ``Abs``, polynomial ``Piecewise``); None otherwise. Cached per precision."""
+        key = ("poly", be.kind, getattr(be, "prec", 53), deriv)
+        if key not in self._fns:
+            rows = None
+            if self._exprs is not None:
+                sp = _sympy()
+                x = sp.Symbol("x", real=True)
+                rows = []
+                for ex in self._exprs:
+                    e = sp.diff(ex, x) if deriv else sp.sympify(ex)
+                    if not e.is_polynomial(x) or sp.degree(e, x) > _POLY_MAX:
+                        rows = None
+                        break
+                    cfs = sp.Poly(e, x).all_coeffs()[::-1] if e != 0 else [sp.Integer(0)]
+                    rows.append([_eval_const(cf, be) for cf in cfs])
+            self._fns[key] = rows
+        return self._fns[key]
+
     def kinks(self, be):
         """Interior breakpoints at the back end's precision (sorted; cached per precision)."""
         key = ("kinks", be.kind, getattr(be, "prec", 53))
@@ -415,6 +449,56 @@ def _expect_1d(comp_f, comp_g, be, sq1, m, deriv_f, deriv_g, level, L):
     return out
 
 
+def _poly_inner(polys, be, kinks, ctr, s):
+    """{flag: E[g(ctr + sZ)]} (arrays like ``ctr``) for g polynomial on every piece, in closed form.
+
+    With the cuts t_k = (κ_k − ctr)/s the pieces of the inner line are (t_{j−1}, t_j) (t₋₁ = −∞,
+    t_nb = +∞), and ∫ P_j(ctr + s z) γ(z) dz over one of them is Σ_i a_i M_i with the truncated
+    moments M_i = ∫ z^i γ(z) dz: M₀ = Φ(t_j) − Φ(t_{j−1}), M₁ = γ(t_{j−1}) − γ(t_j),
+    M_i = (i − 1) M_{i−2} + t_{j−1}^{i−1} γ(t_{j−1}) − t_j^{i−1} γ(t_j) (integration by parts),
+    and a_i = Σ_k p_k C(k, i) ctr^{k−i} s^i. Exact: no inner rule, no kink inside one."""
+    n = len(ctr)
+    zero = be.zeros(n)
+    nb = len(kinks)
+    ts = [(kx - ctr) / s for kx in kinks]
+    Cs = [be.ncdf(t) for t in ts]
+    Gs = [_gauss_weight(be, t) for t in ts]
+    deg = max(len(row) for rows in polys.values() for row in rows) - 1
+    cpow = [zero + 1]
+    spow = [be.const(1)]
+    for _ in range(deg):
+        cpow.append(cpow[-1] * ctr)
+        spow.append(spow[-1] * s)
+    out = {flag: be.zeros(n) for flag in polys}
+    for j in range(nb + 1):
+        lo, hi = j > 0, j < nb  # finite ends
+        mom = [(Cs[j] if hi else zero + 1) - (Cs[j - 1] if lo else zero),
+               (Gs[j - 1] if lo else zero) - (Gs[j] if hi else zero)]
+        tlo, thi = (zero + 1), (zero + 1)  # t^{i−1} at the ends
+        for i in range(2, deg + 1):
+            if lo:
+                tlo = tlo * ts[j - 1]
+            if hi:
+                thi = thi * ts[j]
+            mi = (i - 1) * mom[i - 2]
+            if lo:
+                mi = mi + tlo * Gs[j - 1]
+            if hi:
+                mi = mi - thi * Gs[j]
+            mom.append(mi)
+        for flag, rows in polys.items():
+            acc = out[flag]
+            for k, p in enumerate(rows[j]):
+                if (p == 0) if be.kind == "double" else p.is_zero():
+                    continue
+                term = zero
+                for i in range(k + 1):
+                    term = term + (math.comb(k, i) * spow[i]) * cpow[k - i] * mom[i]
+                acc = acc + p * term
+            out[flag] = acc
+    return out
+
+
 def _expect_2d(comp_f, comp_g, be, sq1, m, s, deriv_f, deriv_g, level, L):
     """E[f(√q₁ z₁) g(m z₁ + s z₂)] for arrays (B,) with s > 0, at one quadrature level.
 
@@ -441,6 +525,12 @@ def _expect_2d(comp_f, comp_g, be, sq1, m, s, deriv_f, deriv_g, level, L):
     out = be.zeros(len(pairs) * B)
     Lf, Lc = float(L), be.const(L)
     nb = len(kg)
+    pc = getattr(comp_g, "poly_coeffs", None)
+    polys = None
+    if pc is not None:
+        polys = {dg: pc(be, dg) for dg in {p[1] for p in pairs}}
+        if any(v is None for v in polys.values()):
+            polys = None
     for i in range(len(sq1)):
         pts = [(k / sqf[i], kx / sq1[i]) for k, kx in zip(kff, kf)]
         if mf[i] != 0:  # the inner factor has a (smoothed) kink where m z₁ crosses one of g
@@ -463,6 +553,11 @@ def _expect_2d(comp_f, comp_g, be, sq1, m, s, deriv_f, deriv_g, level, L):
             jf = _piece_index(kff, sqf[i] * 0.5 * (af + bf))
             Fs = {df: _eval_piece(comp_f, be, jf, df, sq1[i] * z1) for df in {p[0] for p in pairs}}
             ctr = m[i] * z1
+            if polys is not None:
+                inner = _poly_inner(polys, be, kg, ctr, s[i])
+                for k, (df, dg) in enumerate(pairs):
+                    acc[k] = acc[k] + (Fs[df] * inner[dg] * w1).sum()
+                continue
             ctrf = be.mid(ctr)
             # inner breakpoints z₂ = (κ − m z₁)/s, clipped to [−L, L]; piece j of g lies between
             cuts_f = [np.full(len(z1), -Lf)]
@@ -1030,6 +1125,23 @@ class NumericDuals:
         vd, _ = expectation(self.comp, self.comp, dn, q1, q2, be)
         return (vu - vd) / (up - dn)
 
+    def _series_split(self, be, sq1, sq2, rho, j):
+        """(series data, mask) for the largest set {|ρ| ≤ r} of the points ``rho`` on which the
+        Hermite series of φ^{(j)} meets its tail bound (bisection over the points' |ρ|, the
+        largest known to fail); (None, all False) when it converges at none of them."""
+        rs = np.unique(rho)
+        lo, hi, best = -1, len(rs) - 1, None
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            got = self._series_pair(be, sq1, sq2, float(rs[mid]), (0,), order=j)
+            if got is None:
+                hi = mid
+            else:
+                lo, best = mid, got
+        if best is None:
+            return None, np.zeros(len(rho), dtype=bool)
+        return best, rho <= rs[lo]
+
     # -- Taylor jets (sphere, Gaussian, large d) -----------------------------------------
     def jet(self, c, q1, q2, be, deriv):
         """Taylor coefficients of V (or V') along the jet c: arrays of the back end.
@@ -1067,17 +1179,26 @@ class NumericDuals:
             for j in range(need + 1):
                 # Price: d^j V/dc^j = E[φ^{(j)}(u) φ^{(j)}(v)] = Σ_n b_n^{(j)}(q₁) b_n^{(j)}(q₂) ρⁿ, with
                 # the Hermite coefficients of φ^{(j)} itself (well conditioned, unlike n^{(j)} b_n)
-                got = self._series_pair(be, sq1, sq1 if same else sq2, r, (0,), order=j)
+                s2 = sq1 if same else sq2
+                got = self._series_pair(be, sq1, s2, r, (0,), order=j)
+                part, px = idx, x
                 if got is None:
-                    raise QuadratureError(
-                        f"activation {self.name!r}: the Hermite series of the kernel's derivative of "
-                        f"order {j} does not converge at |ρ| = {r:.6f} within {_N_MAX[be.kind]} terms")
-                M1, M2, N = got
-                A = M1.b * M2.b
-                acc = be.zeros(len(idx)) + A[N]
-                for n in range(N - 1, -1, -1):
-                    acc = acc * x + A[n]
-                derivs[j][idx] = acc
+                    # near |ρ| = 1 the series of a high derivative converges too slowly (the Hermite
+                    # coefficients of φ^{(j)} decay like e^{−a√n} and ρⁿ no longer helps): the series
+                    # on the points where it converges, the 2-D quadrature of E[φ^{(j)}(u) φ^{(j)}(v)]
+                    # (trapezoidal, geometric in 1/h at any ρ; 1-D at |ρ| = 1) on the rest
+                    got, keep = self._series_split(be, sq1, s2, rho[idx], j)
+                    part, px = idx[keep], x[keep]
+                    rest = idx[~keep]
+                    cj = self.comp.derivative(j)
+                    derivs[j][rest] = be.with_error(*expectation(cj, cj, c0f[rest], q1a[rest], q2a[rest], be))
+                if got is not None and len(part):
+                    M1, M2, N = got
+                    A = M1.b * M2.b
+                    acc = be.zeros(len(part)) + A[N]
+                    for n in range(N - 1, -1, -1):
+                        acc = acc * px + A[n]
+                    derivs[j][part] = acc
         off = 1 if deriv else 0
         # compose V^{(j+off)}(c0) with δ = c − c0: Σ_j V^{(j+off)} δ^j / j!
         delta = Jet(c.coef.copy())

@@ -46,10 +46,13 @@ def _num(ctx, v):
 
 
 class _Smooth:
-    """An analytic φ given as ``fn(x, ctx)`` (computing in ctx)."""
+    """An analytic φ given as ``fn(x, ctx)`` (computing in ctx). ``growth`` = g > 0 says that
+    φ(x) grows like e^{gx} (exp): the Gaussian rules are then centred on the peak of the
+    integrand (completing the square, see :meth:`_GaussRef.shift_rule`)."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, growth=0):
         self.fn = fn
+        self.growth = growth
 
     def __call__(self, x, ctx):
         return self.fn(x, ctx)
@@ -59,7 +62,7 @@ class _Smooth:
 
 
 class _Pieces:
-    """φ(x) = Σ_k p_k x^k + Σ a e^{λx} (k ≤ 2) on consecutive pieces: ``[(hi, poly, exps), …]``
+    """φ(x) = Σ_k p_k x^k + Σ a e^{λx} (any degree k) on consecutive pieces: ``[(hi, poly, exps), …]``
     with increasing right ends ``hi`` (the last one None, i.e. +∞)."""
 
     def __init__(self, spec):
@@ -161,6 +164,19 @@ class _GaussRef:
             self._std = self.rule([])
         return self._std
 
+    def shift_rule(self, rule, a):
+        """The rule ``(z, w, coarse)`` moved to centre a, by completing the square:
+        E F(Z) = E[F(Z + a) e^{−aZ − a²/2}], nodes z + a, weights w e^{−az − a²/2}.
+        For F(z) = e^{kz} and a = k the new integrand is constant: a Gaussian-weighted
+        integrand whose mass lies far from the origin (exp at large variance) is integrated
+        where it lives instead of in the far tail of the standard rule."""
+        if a == 0:
+            return rule
+        ctx = self.ctx
+        zs, ws, co = rule
+        a = ctx.mpf(a)
+        return [z + a for z in zs], [w * ctx.exp(-a * z - a * a / 2) for z, w in zip(zs, ws)], co
+
     def piece_mean(self, pcs, mu, s):
         """E[φ(μ + sZ)] for piecewise-elementary φ, in closed form."""
         ctx = self.ctx
@@ -169,13 +185,17 @@ class _GaussRef:
             al = -ctx.inf if ctx.isinf(lo) else (lo - mu) / s
             be = ctx.inf if ctx.isinf(hi) else (hi - mu) / s
             if poly:
-                P = self.mass(al, be)
+                # truncated moments M_j = E[Z^j; α < Z < β]: M₀ = Φ(β) − Φ(α), M₁ = γ(α) − γ(β),
+                # M_j = (j − 1) M_{j−2} + α^{j−1} γ(α) − β^{j−1} γ(β) (integration by parts)
                 ga, gb = self.pdf(al), self.pdf(be)
-                m1 = ga - gb  # E[Z; α < Z < β]
-                m2 = P + (0 if ctx.isinf(al) else al * ga) - (0 if ctx.isinf(be) else be * gb)
-                moments = [P, mu * P + s * m1, mu * mu * P + 2 * mu * s * m1 + s * s * m2]
-                assert len(poly) <= 3
-                terms += [p * mom for p, mom in zip(poly, moments)]
+                M = [self.mass(al, be), ga - gb]
+                for j in range(2, len(poly)):
+                    M.append((j - 1) * M[j - 2] + (0 if ctx.isinf(al) else al ** (j - 1) * ga)
+                             - (0 if ctx.isinf(be) else be ** (j - 1) * gb))
+                # E[(μ + sZ)^k; piece] = Σ_j C(k, j) μ^{k−j} s^j M_j
+                for k, p in enumerate(poly):
+                    if p:
+                        terms.append(p * ctx.fsum(math.comb(k, j) * mu ** (k - j) * s**j * M[j] for j in range(k + 1)))
             for a, lam in exps:  # E[e^{λ(μ+sZ)}; α < Z < β] = e^{λμ + λ²s²/2} (Φ(β − λs) − Φ(α − λs))
                 sh = lam * s
                 terms.append(a * ctx.exp(lam * mu + sh * sh / 2) * self.mass(al - sh, be - sh))
@@ -185,7 +205,7 @@ class _GaussRef:
         """(fine, coarse) of E[f(√q Z)²]."""
         ctx = self.ctx
         sq = ctx.sqrt(q)
-        zs, ws, co = self.rule([k / sq for k in f.kinks(ctx)])
+        zs, ws, co = self.shift_rule(self.rule([k / sq for k in f.kinks(ctx)]), 2 * getattr(f, "growth", 0) * sq)
         vals = [w * f(sq * z, ctx) ** 2 for z, w in zip(zs, ws)]
         return ctx.fsum(vals), 2 * ctx.fsum(v for v, c in zip(vals, co) if c)
 
@@ -206,13 +226,16 @@ class _GaussRef:
                 if cflag:
                     coarse.append(2 * val)
             return ctx.fsum(fine), ctx.fsum(coarse)
-        zs, ws, co = self.std_rule()
-        sz = [s * z for z in zs]
-        sz_c = [y for y, cflag in zip(sz, co) if cflag]
-        w_c = [2 * w for w, cflag in zip(ws, co) if cflag]
+        # e^{g u} e^{g v}: the outer integrand peaks at z₁ = g(√q₁ + m), the inner at z₂ = g s
+        g = getattr(f, "growth", 0)
+        zs, ws, co = self.shift_rule(self.std_rule(), g * (sq1 + m))
+        z2, w2, co2 = self.shift_rule(self.std_rule(), g * s)
+        sz = [s * z for z in z2]
+        sz_c = [y for y, cflag in zip(sz, co2) if cflag]
+        w_c = [2 * w for w, cflag in zip(w2, co2) if cflag]
         for z, w, cflag in zip(zs, ws, co):
             mz, fz = m * z, f(sq1 * z, ctx)
-            fine.append(w * fz * ctx.fdot(ws, [f(mz + y, ctx) for y in sz]))
+            fine.append(w * fz * ctx.fdot(w2, [f(mz + y, ctx) for y in sz]))
             if cflag:
                 coarse.append(2 * w * fz * ctx.fdot(w_c, [f(mz + y, ctx) for y in sz_c]))
         return ctx.fsum(fine), ctx.fsum(coarse)
@@ -252,6 +275,9 @@ def _selu_la(ctx):
 # expr with a Piecewise: C¹ at 0, a kink at −1, three kinds of piece (linear, quadratic, exponential)
 EXPR_PW = "expr:Piecewise((x, x > 0), (x**2/2 + x, x > -1), (exp(x + 1)/2 - 1, True))"
 
+# polynomial pieces of degree 1, 2, 3; C¹ at 0, a kink at −1
+EXPR_POLY3 = "expr:Piecewise((x**3 + x, x > 0), (x**2/2 + x, x > -1), (-x/2 - 1, True))"
+
 REF_ACTS = {
     "tanh": (_Smooth(lambda x, ctx: ctx.tanh(x)), _Smooth(lambda x, ctx: 1 - ctx.tanh(x) ** 2)),
     "sigmoid": (_Smooth(_sig), _Smooth(lambda x, ctx: _sig(x, ctx) * (1 - _sig(x, ctx)))),
@@ -265,9 +291,17 @@ REF_ACTS = {
              _Pieces([(0, [], [(_selu_la, 1)]), (None, [_SELU_L], [])])),
     "hardtanh": (_Pieces([(-1, [-1], []), (1, [0, 1], []), (None, [1], [])]),
                  _Pieces([(-1, [0], []), (1, [1], []), (None, [0], [])])),
+    # closed form in spectra (the Gaussian MGF); here only as the case whose integrand lives far
+    # from the origin (exp at depth 3: variances ~1e48), which the reference's shifted rules handle
+    "exp": (_Smooth(lambda x, ctx: ctx.exp(x), growth=1), _Smooth(lambda x, ctx: ctx.exp(x), growth=1)),
+    # closed form in spectra (Cho & Saul's J₃); here as cubic pieces integrated in closed form
+    "relu3": (_Pieces([(0, [0], []), (None, [0, 0, 0, 1], [])]), _Pieces([(0, [0], []), (None, [0, 0, 3], [])])),
     EXPR_PW: (_Pieces([(-1, [-1], [(lambda c: c.e / 2, 1)]), (0, [0, 1, Fraction(1, 2)], []),
                        (None, [0, 1], [])]),
               _Pieces([(-1, [], [(lambda c: c.e / 2, 1)]), (0, [1, 1], []), (None, [1], [])])),
+    # polynomial on every piece, degrees 1..3 (spectra integrates the inner line in closed form)
+    EXPR_POLY3: (_Pieces([(-1, [-1, Fraction(-1, 2)], []), (0, [0, 1, Fraction(1, 2)], []), (None, [0, 1, 0, 1], [])]),
+                 _Pieces([(-1, [Fraction(-1, 2)], []), (0, [1, 1], []), (None, [1, 0, 3], [])])),
 }
 
 
@@ -314,6 +348,13 @@ def test_reference_quadrature_against_closed_forms():
     assert abs(val - (q1 * q2 + 2 * c * c)) <= tol
     e, _ = R.expect1(relu, q1)
     assert abs(e - q1 / 2) <= tol
+    # degree 3 and 4 pieces (truncated moments by recursion): x³ split at 0, and x²·x² = x⁴ moments
+    cube = _Pieces([(0, [0, 0, 0, 1], []), (None, [0, 0, 0, 1], [])])
+    val, _ = R.expect2(cube, c, q1, q2)
+    assert abs(val - (9 * c * q1 * q2 + 6 * c**3)) <= tol  # Isserlis: E[u³v³]
+    quartic = _Pieces([(0, [0, 0, 0, 0, 1], []), (None, [0, 0, 0, 0, 1], [])])
+    e, _ = R.expect1(quartic, q1)
+    assert abs(e - 105 * q1**4) <= tol * 105 * q1**4  # E z⁸ = 7!! = 105
 
 
 # ---------------------------------------------------------------------------------------
@@ -331,6 +372,28 @@ def test_duals_30_digits(name):
     got_V, got_D = ctx.mpf(_scalar(got_V)), ctx.mpf(_scalar(got_D))
     assert abs(got_V - V) <= ctx.mpf(10) ** -30 * sV, (name, got_V, V)
     assert abs(got_D - D) <= ctx.mpf(10) ** -30 * sD, (name, got_D, D)
+
+
+_NEAR_DIAG = (0.999 * math.sqrt(1.3 * 0.7), 1.3, 0.7)
+
+
+@pytest.mark.parametrize("name,point", [("hardtanh", _NEAR_DIAG), ("hardtanh", (0.25, 5.0, 3.0)),
+                                        (EXPR_POLY3, _NEAR_DIAG), (EXPR_POLY3, (-0.6, 2.0, 0.5))])
+def test_polynomial_pieces_30_digits_and_double(name, point):
+    """Activations that are polynomials on every piece (hard-tanh; a degree-3 Piecewise): spectra
+    integrates their inner line in closed form (truncated normal moments); against the reference
+    at 30 digits and in float64, also near the diagonal (ρ = 0.999), at ρ < 0 and at large q."""
+    # the reference's step: finer near ρ = 1 (smoothed kinks); n = 24 leaves 1e-24 at (0.25, 5, 3)
+    n = 192 if point[0] ** 2 > 0.99 * point[1] * point[2] else 96
+    ctx = _engine(40, n).ctx
+    V, D, sV, sD = ref_duals(name, *point, 40, n)
+    act = spectra.get_activation(name)
+    got_V, got_D = act.duals(*point, MpOps(110))
+    assert abs(ctx.mpf(_scalar(got_V)) - V) <= ctx.mpf(10) ** -30 * sV, (name, point, got_V, V)
+    assert abs(ctx.mpf(_scalar(got_D)) - D) <= ctx.mpf(10) ** -30 * sD, (name, point, got_D, D)
+    got_V, got_D = act.duals(*point, NumpyOps())
+    assert abs(float(got_V) - float(V)) <= 1e-13 * float(sV), (name, point, got_V, V)
+    assert abs(float(got_D) - float(D)) <= 1e-13 * float(sD), (name, point, got_D, D)
 
 
 NUMERIC_NAMES = ["tanh", "sigmoid", "softplus", "silu", "elu", "selu", "mish", "hardtanh"]
@@ -400,6 +463,60 @@ def test_network_kernel_30_digits(name, kern):
     got = spectra.kernel(Architecture(name, NET_DEPTH, "3/2", "3/10"), float(NET_T), kern, precision=30)
     got = ctx.mpf(_scalar(got))
     assert abs(got - want) <= ctx.mpf(10) ** -28 * abs(want), (name, kern, got, want)
+
+
+def test_reference_centres_exp_on_its_peak():
+    """The reference's rules moved onto the peak of e^u e^v γ γ (completing the square) against
+    the Gaussian moment generating function E[e^{u+v}] = e^{(q₁+q₂)/2 + c}, for variances where
+    the unshifted rule misses the mass (peak at z ≈ 2√q, far in the tail)."""
+    R = _engine(40, 24)
+    ctx = R.ctx
+    f = REF_ACTS["exp"][0]
+    plain = _Smooth(f.fn)
+    for q1, q2, c in [(60, 55, 20), (400, 300, -100), (3, 2, 2)]:
+        q1, q2, c = ctx.mpf(q1), ctx.mpf(q2), ctx.mpf(c)
+        want = ctx.exp((q1 + q2) / 2 + c)
+        val, coarse = R.expect2(f, c, q1, q2)
+        assert abs(val - want) <= ctx.mpf(10) ** -36 * want and abs(val - coarse) <= ctx.mpf(10) ** -16 * want
+        e, _ = R.expect1(f, q1)
+        assert abs(e - ctx.exp(2 * q1)) <= ctx.mpf(10) ** -36 * e
+    # the standard rule alone cannot: the shift is what makes it work at q = 400
+    val, _ = R.expect2(plain, ctx.mpf(-100), ctx.mpf(400), ctx.mpf(300))
+    assert abs(val - ctx.exp(250)) > ctx.mpf(10) ** -3 * ctx.exp(250)
+
+
+@pytest.mark.parametrize("kern", ["ck", "ntk"])
+def test_exp_network_depth_3_30_digits(kern):
+    """exp at depth 3: Φ ≈ e^{q³} with q³ ≈ 1e48 (far beyond float64), so the reference runs at
+    100 digits (the relative condition of e^x is x); spectra's 30 digits against it."""
+    ck, ntk = ref_network("exp", 3, dps=100, n=24)
+    want = ck if kern == "ck" else ntk
+    ctx = _engine(100, 24).ctx
+    got = spectra.kernel(Architecture("exp", 3, "3/2", "3/10"), float(NET_T), kern, precision=30)
+    got = ctx.mpf(_scalar(got))
+    assert want > ctx.mpf(10) ** 10**47  # the case the test is about: Φ far beyond float64
+    assert abs(got - want) <= ctx.mpf(10) ** -29 * abs(want), (kern, got, want)
+
+
+@pytest.mark.parametrize("kern", ["ck", "ntk"])
+def test_relu3_network_depth_3(kern):
+    """relu3 (arc-cosine kernel of order 3) at depth 3: double to 1e-12 and 30 digits against the
+    reference's cubic pieces (truncated normal moments on the inner line)."""
+    ck, ntk = ref_network("relu3", 3)
+    want = ck if kern == "ck" else ntk
+    ctx = _engine(40, 24).ctx
+    arch = Architecture("relu3", 3, "3/2", "3/10")
+    got = ctx.mpf(_scalar(spectra.kernel(arch, float(NET_T), kern, precision=30)))
+    assert abs(got - want) <= ctx.mpf(10) ** -30 * abs(want), (kern, got, want)
+    got = float(_scalar(spectra.kernel(arch, float(NET_T), kern)))
+    assert abs(got - float(want)) <= 1e-12 * float(want), (kern, got, want)
+
+
+def test_exp_ck_depth_2_double():
+    """exp's CK at depth 2 (Φ ~ 1e35, still a float64) in double against the reference."""
+    ck, _ = ref_network("exp", 2, dps=50, n=24)
+    got = float(_scalar(spectra.kernel(Architecture("exp", 2, "3/2", "3/10"), float(NET_T), "ck")))
+    assert abs(got - float(ck)) <= 1e-12 * float(ck), (got, ck)
 
 
 # ---------------------------------------------------------------------------------------
@@ -628,6 +745,21 @@ def test_sphere_tanh_against_projection(kern):
     mu = [c_d * np.sum(w * phi * P[k] * np.sin(theta) ** (d - 2)) for k in range(K + 1)]
     scale = float(s.trace)
     np.testing.assert_allclose(np.asarray(s.values, float), mu, rtol=0, atol=1e-13 * scale)
+
+
+@pytest.mark.parametrize("kern", ["ck", "ntk"])
+def test_sphere_tanh_d3_near_the_diagonal(kern):
+    """d = 3 (few dimensions: the Funk–Hecke rule has nodes with |ρ| within 3e-5 of 1 in the deeper
+    layer, where the Hermite series of φ^{(7)} cannot converge; it used to raise QuadratureError):
+    against the Legendre projection μ_k = ½ ∫ Φ(t) P_k(t) dt by Gauss–Legendre in t, with
+    numpy's Legendre polynomials and Φ from the kernel values (no Taylor jets)."""
+    d, K = 3, 6
+    arch = Architecture("tanh", 2, 1.5, 0.3)
+    s = spectra.sphere_eigenvalues(arch, d, kern, max_degree=K)
+    t, w = np.polynomial.legendre.leggauss(200)
+    phi = spectra.kernel(arch, t, kern)
+    mu = [0.5 * np.sum(w * phi * np.polynomial.legendre.legval(t, [0] * k + [1])) for k in range(K + 1)]
+    np.testing.assert_allclose(np.asarray(s.values, float), mu, rtol=0, atol=1e-13 * float(s.trace))
 
 
 # ---------------------------------------------------------------------------------------
