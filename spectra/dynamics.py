@@ -849,5 +849,13 @@ def plot_dynamics(comparison: DynamicsComparison, ax=None, operator=True):
     ax.set_xlabel("step t")
     ax.set_ylabel("residual energy of degree k")
     ax.set_title("measured (points) vs finite-n (lines), operator (dotted)", fontsize=9)
-    ax.legend(fontsize=8)
+    from matplotlib.lines import Line2D
+
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [Line2D([], [], color="0.35", marker="o", ms=3.5, ls="none",
+                       label="measured (± std over seeds)"),
+                Line2D([], [], color="0.35", ls="-", label="finite-n prediction")]
+    if operator:
+        handles.append(Line2D([], [], color="0.35", ls=":", lw=1, label="operator (infinite data)"))
+    ax.legend(handles=handles, fontsize=8)
     return ax
