@@ -388,7 +388,8 @@ def kernel(spec: Architecture, t, kernel="ntk", precision="double", return_error
     precision : "double", int, "exact" or "auto"
         See :mod:`spectra.precision`. ``"auto"`` is the same as ``"double"`` here.
     return_error : bool
-        Also return an absolute error bound (float64; zeros for exact results).
+        Also return an absolute error bound (float64; zeros for exact results; at N digits,
+        mpf bounds when a value exceeds the float64 range).
 
     Returns
     -------
@@ -449,7 +450,12 @@ def _mp_verified(spec, cov, qx, qy, kernel, N, guard):
             break
         guard *= 2
     res = np.frompyfunc(out_ctx.mpf, 1, 1)(v1)
-    return res, np.abs(np.asarray([float(v) for v in np.ravel(res)]).reshape(np.shape(res))) * 10.0 ** (-N)
+    mags = np.abs(np.asarray([float(v) for v in np.ravel(res)]).reshape(np.shape(res)))
+    if np.all(np.isfinite(mags)):
+        return res, mags * 10.0 ** (-N)
+    # a value beyond the float64 range (e.g. exp at depth 3, ~10^(10^47)): its bound as an mpf
+    scale = out_ctx.mpf(10) ** (-N)
+    return res, np.frompyfunc(lambda v: abs(v) * scale, 1, 1)(res)
 
 
 def kernel3(spec: Architecture, cov, qx, qy, kernel="ntk", precision="double", return_error=False):

@@ -974,3 +974,15 @@ def test_lazy_public_api_resolves_every_name():
     assert spectra.dynamics.__name__ == "spectra.dynamics" and "measure_dynamics" in dir(spectra)
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         spectra.nonexistent  # noqa: B018
+
+
+def test_kernel_beyond_float64_is_flagged_and_digits_carry_their_bound():
+    r = ok("kernel", "--activation", "exp", "--depth", "3", "--weight-var", "1.5", "--bias-var", "0.3",
+           "--kernel", "ck", "--t=0.5", "--format", "json")
+    row = json.loads(r.output)["values"][0]
+    assert row["value"] is None and "beyond the float64 range" in row["flag"]
+    r = ok("kernel", "--activation", "exp", "--depth", "3", "--weight-var", "1.5", "--bias-var", "0.3",
+           "--kernel", "ck", "--t=0.5", "--precision", "30", "--format", "json")
+    row = json.loads(r.output)["values"][0]
+    assert "inf" not in row["error"]
+    assert row["value"].startswith("3.5564026656") and row["error"].startswith("3.56e+5723821193504837")

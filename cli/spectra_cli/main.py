@@ -838,11 +838,20 @@ def kernel_cmd(ctx, activation, depth, weight_var, bias_var, kernel, t, precisio
 
             row = {"t": str(Fraction(tv)), "value": str(sympy.N(v, 20)), "error": 0, "exact": str(v)}
         elif prec.kind == "digits":
-            row = {"t": tv, "value": digits_text(v, prec.digits), "error": f"{float(e):.3g}"}
+            fe = float(e)
+            if math.isfinite(fe) or math.isnan(fe):
+                et = f"{fe:.3g}"
+            else:  # an error bound beyond the float64 range, of a value beyond it (e.g. exp at depth 3)
+                import mpmath
+
+                et = mpmath.nstr(mpmath.mpf(e), 3, min_fixed=1, max_fixed=0)
+            row = {"t": tv, "value": digits_text(v, prec.digits), "error": et}
         else:
             fv, fe = float(v), float(e)
             row = {"t": tv, "value": fv if math.isfinite(fv) else None,
                    "error": fe if math.isfinite(fe) else None}
+            if row["value"] is None:
+                row["flag"] = "beyond the float64 range; use --precision N"
         rows.append(row)
     if fmt == "json":
         _dump_json({**spec.as_dict(), "kernel": kernel, "precision": prec.label, "values": rows})
