@@ -498,13 +498,7 @@ def empirical_kernels(params: MLPParams, spec: Architecture, X, Y=None):
     CK(x, y) = σ_w² ⟨A_L(x), A_L(y)⟩/n_L + σ_b², the covariance of the output given the last
     hidden layer, which converges to Σ^{L+1} as width → ∞ (Neal 1996; Lee et al. 2018; Matthews
     et al. 2018); it is also the l = L+1 term of the sum in :func:`empirical_ntk` (Δ_{L+1} = 1).
-
-    Parameters
-    ----------
-    params : MLPParams
-    spec : Architecture
-    X : array_like, shape (n, d)
-    Y : array_like, shape (m, d), optional
+    The parameters are those of :func:`empirical_ntk`.
 
     Returns
     -------
