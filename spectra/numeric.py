@@ -95,6 +95,21 @@ class _FloatNS:
             raise AttributeError(name) from None
 
 
+def _arb_ufunc(meth, arb):
+    """``meth`` element-wise on an object array: the unbound arb method directly (most arrays
+    hold arb already; ~40% faster per element), converting with ``arb(v)`` when one does not."""
+    fast = np.frompyfunc(meth, 1, 1)
+    slow = np.frompyfunc(lambda v: meth(arb(v)), 1, 1)
+
+    def f(a):
+        try:
+            return fast(a)
+        except TypeError:  # an int or float among the elements
+            return slow(a)
+
+    return f
+
+
 class _ArbNS:
     """The same name space on numpy object arrays of ``flint.arb`` (current FLINT precision)."""
 
@@ -105,8 +120,7 @@ class _ArbNS:
         self.arb = arb
         self.mpf = arb
         for name in _ARB_METHODS:
-            meth = getattr(arb, name)
-            setattr(self, name, np.frompyfunc(lambda v, meth=meth: meth(arb(v)), 1, 1))
+            setattr(self, name, _arb_ufunc(getattr(arb, name), arb))
         self.ln = self.log
         self.fabs = np.frompyfunc(abs, 1, 1)
 
@@ -175,7 +189,7 @@ class _Arb:
         self.tol = 2.0**-(prec - 4)
         self.tail_tol = 2.0**-(prec - 8)  # series tails: within the 8 guard bits of the duals
         self._sqrt = np.frompyfunc(lambda v: arb(v).nonnegative_part().sqrt(), 1, 1)
-        self._exp = np.frompyfunc(lambda v: arb(v).exp(), 1, 1)
+        self._exp = _arb_ufunc(arb.exp, arb)
         self._ncdf = np.frompyfunc(lambda v: (-arb(v) / arb(2).sqrt()).erfc() / 2, 1, 1)
         self._mid = np.frompyfunc(lambda v: float(arb(v).mid()), 1, 1)
         self._conv = np.frompyfunc(self.const, 1, 1)
@@ -869,19 +883,24 @@ def _hermite_level(comp, be, sq, N, deriv, level):
     fw = F * w * e4 * c0
     E = (F * fw * e4).sum()
     zi, fwi = to_int(z), to_int(fw)
-    p_prev, p = np.zeros(len(z), dtype=object) * 0, to_int(e4)
-    sums = [int((fwi * p).sum())]
+    # the unnormalised He_n(z) e^{−z²/4} = √(n!) ψ_n: He_{n+1} = z He_n − n He_{n−1} costs one
+    # big-integer product and one shift per step (the normalised recurrence, three of each); its
+    # values are √(n!) times larger, so the absolute rounding 2^−P per step is relatively smaller
+    q_prev, q = np.zeros(len(z), dtype=object) * 0, to_int(e4)
+    sums = [int((fwi * q).sum())]
     for n in range(N):
-        ratio = fix((arb(n) / (n + 1)).sqrt()) if n else 0
-        inv = fix(1 / arb(n + 1).sqrt())
-        nxt = ((zi * p) >> P) * inv >> P
+        nxt = (zi * q) >> P
         if n:
-            nxt = nxt - ((p_prev * ratio) >> P)
-        p_prev, p = p, nxt
-        sums.append(int((fwi * p).sum()))
+            nxt -= n * q_prev
+        q_prev, q = q, nxt
+        sums.append(int((fwi * q).sum()))
     scale2 = arb(2) ** (2 * P)
-    b = np.array([arb(v) / scale2 for v in sums], dtype=object)
-    return b, E
+    b, fact = [], arb(1)
+    for n, v in enumerate(sums):
+        if n:
+            fact *= n
+        b.append(arb(v) / (scale2 * fact.sqrt()))
+    return np.array(b, dtype=object), E
 
 
 def hermite_coefficients(comp, be, sq, N, deriv=False):
