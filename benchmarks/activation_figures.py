@@ -194,6 +194,27 @@ def reference_numeric(name, t_text, dps=40, n=24, depth=DEPTH):
     return sigma, theta
 
 
+def _timing(names, args):
+    """Seconds per 30-digit kernel value (CK and NTK at every t), in one process and in order, as
+    a user's loop would compute them (caches warm up along the way)."""
+    import statistics
+
+    worst = {}
+    for name in names:
+        spec = Architecture(name, args.depth, "3/2", "3/10")
+        secs = []
+        for tt in args.ts.split(","):
+            for kern in ("ck", "ntk"):
+                t0 = time.perf_counter()
+                kernel(spec, [tt], kern, precision=30)
+                secs.append(time.perf_counter() - t0)
+        worst[name] = max(secs)
+        print(f"{name:10s} 30-digit value: median {statistics.median(secs):.2f} s, slowest {max(secs):.2f} s",
+              flush=True)
+    print(f"slowest 30-digit value over {', '.join(names)}: {max(worst.values()):.2f} s")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--names", default=None)
@@ -203,8 +224,12 @@ def main():
                          "tensor Gauss-Legendre of tests/reference.py")
     ap.add_argument("--depth", type=int, default=DEPTH, help="network depth (the figure's is 3)")
     ap.add_argument("--t", dest="ts", default=",".join(TS), help="comma-separated t values, e.g. -1,1/2")
+    ap.add_argument("--timing-only", action="store_true",
+                    help="only time the 30-digit values (no reference): the quadrature-route figure")
     args = ap.parse_args()
     names = args.names.split(",") if args.names else list(acts())
+    if args.timing_only:
+        return _timing(names, args)
     ctx = mpmath.MPContext()
     ctx.dps = DPS + 10
     results = {}
