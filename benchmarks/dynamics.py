@@ -37,7 +37,7 @@ def main(argv=None):
     ap.add_argument("--dim", type=int, default=10)
     ap.add_argument("--widths", default="4096")
     ap.add_argument("--samples", default="512")
-    ap.add_argument("--steps", type=int, default=24)
+    ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--records", type=int, default=10)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--lr-fraction", type=float, default=1.0)

@@ -60,7 +60,7 @@ def _parse_seeds(text):
 @click.option("--width", type=_Int("width"), default=4096, show_default=True, help="Hidden width >= 1.")
 @click.option("--samples", type=_Int("samples"), default=512, show_default=True,
               help="n distinct training points of the cube (1..2^d).")
-@click.option("--steps", type=_Int("steps"), default=24, show_default=True,
+@click.option("--steps", type=_Int("steps"), default=20, show_default=True,
               help="Gradient-descent steps T (the defaults, d=10, width 4096, n=512, 3 seeds, take under a minute "
                    "on 2 CPU cores; time grows with steps x seeds x width^2).")
 @click.option("--records", type=_Int("records"), default=10, show_default=True,
