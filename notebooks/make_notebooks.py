@@ -91,32 +91,12 @@ def cube_spectra():
         $\mathrm{FV}_k = \binom dk\mu_k/\Phi(1)$, the share of a $\mathrm{GP}(0,K)$ sample's variance
         that lies in degree $k$ (the $\mathrm{FV}_k$ sum to 1).
         """),
-        code(r"""
-        import math
-
-        import matplotlib
-        matplotlib.use("Agg")  # render to PNG ourselves: deterministic, small images
-        import matplotlib.pyplot as plt
+        code(_SETUP + textwrap.dedent(r"""
         import mpmath
-        import numpy as np
-        from IPython.display import Image, display
         from matplotlib.colors import LogNorm
 
         from spectra import KERNELS, Architecture, cube_eigenvalues, cube_eigenvalues_grid
-
-        plt.rcParams.update({"figure.figsize": (7.5, 4.5), "figure.dpi": 100, "savefig.dpi": 100,
-                             "axes.grid": True, "grid.alpha": 0.3})
-
-
-        def show(fig):
-            # Display a figure as a PNG rendered by Agg at 100 dpi (no version stamp in the file).
-            import io
-
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
-            plt.close(fig)
-            display(Image(buf.getvalue()))
-        """),
+        """)),
         md(r"""
         ## 2. A first spectrum: relu, depth 2, $\sigma_w^2 = \sigma_b^2 = 2$, $d = 7$
 

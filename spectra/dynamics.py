@@ -679,7 +679,8 @@ def measure_dynamics(spec: Architecture, dim: int, target, width: int, samples: 
     """
     import time
 
-    from .training import forward, init_params, train
+    from .backend import check_memory, get_backend
+    from .training import _dtype, forward, init_params, train
 
     t0 = time.perf_counter()
     if not isinstance(spec, Architecture):
@@ -699,9 +700,6 @@ def measure_dynamics(spec: Architecture, dim: int, target, width: int, samples: 
     frac = float(lr_fraction)
     if not (0 < frac < 2):
         raise ValueError(f"lr_fraction must be in (0, 2); got {lr_fraction!r}")
-    from .backend import check_memory, get_backend
-    from .training import _dtype
-
     be = get_backend(backend)
     dtype = _dtype(dtype)
     check_memory(dynamics_memory(dim, width, spec.depth, dtype), f"training a width-{width} network on the {N} "
@@ -717,10 +715,11 @@ def measure_dynamics(spec: Architecture, dim: int, target, width: int, samples: 
     lr = frac / lmax
     t_rec = record_steps(steps, records)
     bound = loss_bound(lmin, lmax, lr, np.arange(steps + 1))
-    E, P, O, L = [], [], [], []
+
     def out_on(params, X):
         return be.to_numpy(forward(params, spec, X).output).astype(float)
 
+    E, P, O, L = [], [], [], []
     rest = np.setdiff1d(np.arange(N), idx)  # off the training set: the only extra forward pass per record
     Xrest = Xall[rest]
     for s in seeds:
@@ -746,10 +745,14 @@ def measure_dynamics(spec: Architecture, dim: int, target, width: int, samples: 
             if progress is not None:
                 progress(1)
         losses.append(res.losses[-1])
-        f0 = None if centred else outs[0]
         E.append(degree_energy(np.array(outs) - y[None, :], dim))
-        P.append(predict_dynamics(spec, dim, y, t_rec, lr, "finite", idx, f0).energy)
-        O.append(predict_dynamics(spec, dim, y, t_rec, lr, "operator", None, f0).energy)
+        if centred and P:  # f_0 = 0 for every seed: the same predictions
+            P.append(P[0])
+            O.append(O[0])
+        else:
+            f0 = None if centred else outs[0]
+            P.append(predict_dynamics(spec, dim, y, t_rec, lr, "finite", idx, f0).energy)
+            O.append(predict_dynamics(spec, dim, y, t_rec, lr, "operator", None, f0).energy)
         L.append(np.array(losses))
     L = np.array(L)
     ratio = float(np.max(L[:, 1:] / (L[:, :1] * bound[None, 1:])))  # t >= 1 (t = 0 gives 1)

@@ -1769,3 +1769,21 @@ def gaussian_mu_nystrom(kfun3, d, kmax, nr=120, nt=200):
         kap = (kap + kap.T) / 2
         out[k] = np.linalg.eigvalsh(sq[:, None] * kap * sq[None, :])[::-1]
     return out
+
+
+def exp_kernel_ref(t, depth, weight_var, bias_var, kernel, ctx):
+    """``Phi(t)`` of the exp activation at ``ctx``'s precision, from ``E[e^u e^v] = e^{(q1+q2)/2 + c}``
+    (the derivative dual is the same function, since exp' = exp).
+
+    The values grow like a tower of exponentials (about 10^(5.7e47) at depth 3 with
+    ``weight_var = 3/2``): 30 digits of Phi need about log10(Phi) + 30 digits of the exponent,
+    so give ``ctx`` enough precision.
+    """
+    w, b = to_ctx(ctx, weight_var), to_ctx(ctx, bias_var)
+    c = w * to_ctx(ctx, t) + b
+    q = w + b
+    theta = c
+    for _ in range(depth):
+        v = ctx.exp(q + c)  # V(c; q, q) = V'(c; q, q)
+        c, q, theta = w * v + b, w * ctx.exp(2 * q) + b, w * v + b + w * theta * v
+    return c if kernel == "ck" else theta

@@ -178,20 +178,15 @@ def test_scalar_and_shaped_t():
 
 def test_error_bound_of_a_value_beyond_float64():
     """exp at depth 3 is ~10^(5.7e47): at double precision no value (flagged by the CLI), at 30 digits
-    a value whose error bound is an mpf of relative size 1e-30, not inf. The value itself is
-    checked against the closed form exp((q1+q2)/2 + c) of every layer, written out here."""
-    import mpmath
-
-    from spectra import Architecture, kernel
-
+    a value whose error bound is an mpf of relative size 1e-30, not inf; the value against the
+    independent closed-form recursion of tests/reference.py."""
     net = Architecture("exp", 3, "3/2", "3/10")
-    v, e = kernel(net, [0.5], "ck", 30, return_error=True)
-    assert mpmath.isfinite(e[0]) and 0 < e[0] <= abs(v[0]) * mpmath.mpf(10) ** -29
-    with mpmath.workdps(110):  # the exponent is ~1.3e48: 30 digits of the value need ~80 of the exponent
-        wv, bv = mpmath.mpf(3) / 2, mpmath.mpf(3) / 10
-        c, q = wv * mpmath.mpf("0.5") + bv, wv + bv
-        for _ in range(3):
-            c, q = wv * mpmath.exp(q + c) + bv, wv * mpmath.exp(2 * q) + bv
-        assert abs(v[0] - c) <= abs(c) * mpmath.mpf(10) ** -29
-    vd, ed = kernel(net, [0.5], "ck", "double", return_error=True)
+    ctx = mpmath.MPContext()
+    ctx.dps = 110  # the exponent is ~1.3e48: 30 digits of the value need ~80 of the exponent
+    for kern in ("ck", "ntk"):
+        v, e = kernel(net, ["1/2"], kern, 30, return_error=True)
+        assert mpmath.isfinite(e[0]) and 0 < e[0] <= abs(v[0]) * mpmath.mpf(10) ** -29
+        want = ref.exp_kernel_ref(Fraction(1, 2), 3, Fraction(3, 2), Fraction(3, 10), kern, ctx)
+        assert abs(v[0] - want) <= abs(want) * mpmath.mpf(10) ** -29
+    vd = kernel(net, [0.5], "ck", "double")
     assert not np.isfinite(vd[0])

@@ -11,6 +11,7 @@ import math
 import click
 
 import spectra
+from spectra.domains import DOMAINS
 
 from .main import (
     FORMATS,
@@ -26,12 +27,12 @@ from .main import (
     _resolve_precision,
     _short,
     _table,
+    architecture_options,
     main,
     parse_grid,
     run_with_progress,
 )
 
-DOMAINS = ("cube", "sphere", "gaussian")
 _DOMAIN_HELP = ("cube: uniform on {-1,+1}^d; sphere: uniform on sqrt(d)·S^{d-1} (d >= 2); gaussian: N(0, I_d) "
                 "(FV_k summed over the radial index; one network at a time, so keep its grids small).")
 _GRID_W_HELP = ("sigma_w^2: a number, a list 1,2,4 or a grid start:stop:num (numpy.linspace, both ends "
@@ -509,13 +510,8 @@ def _simplicity_check_json(chk):
 @main.command("simplicity")
 @click.option("--dim", type=_Int("dim"), default=7, show_default=True,
               help="Cube dimension d (the experiment enumerates all 2^d points: d <= 10).")
-@click.option("--activation", default="relu", show_default=True, metavar="NAME",
-              help="Activation name (see `spectra activations`); the sampler needs its numpy function.")
-@click.option("--depth", type=_Int("depth"), default=2, show_default=True, help="Hidden layers L >= 0.")
-@click.option("--weight-var", default="2", show_default=True, metavar="NUMBER", help="sigma_w^2 > 0.")
-@click.option("--bias-var", default="2", show_default=True, metavar="NUMBER", help="sigma_b^2 >= 0.")
-@click.option("--kernel", type=_OneOf("kernel", spectra.KERNELS), default="ck", show_default=True,
-              help="Kernel of the spectral check (the sampled functions follow the CK).")
+@architecture_options(bias_var="2", kernel="ck", activation_note="The sampler needs its numpy function.",
+                      kernel_help="Kernel of the spectral check (the sampled functions follow the CK).")
 @click.option("--samples", type=_Int("samples"), default=10000, show_default=True,
               help="Random networks N (0: only the spectral check).")
 @click.option("--width", "width_text", default="256", show_default=True, metavar="W",
@@ -643,26 +639,23 @@ def _simplicity_table(spec, dim, kernel, spec_rows, chk, exp, tops):
 # ---------------------------------------------------------------------------------------
 
 
-def _parse_int_list(label, text):
+def _parse_int_list(label, text, lo=1, example="16,64,256", sort=True):
+    """A comma-separated list of integers >= ``lo``, without repeats: sorted, or in the given
+    order (``sort=False``)."""
     try:
         vals = [int(p.strip(), 10) for p in text.split(",")]
     except ValueError:
         vals = []
-    if not vals or min(vals) < 1:
-        raise CLIError(f"{label} must be a comma-separated list of integers >= 1, e.g. 16,64,256; got {text!r}")
-    return sorted(set(vals))
+    if not vals or min(vals) < lo:
+        raise CLIError(f"{label} must be a comma-separated list of integers >= {lo}, e.g. {example}; got {text!r}")
+    return sorted(set(vals)) if sort else list(dict.fromkeys(vals))
 
 
 @main.command("max-lr")
 @click.option("--domain", type=_OneOf("domain", DOMAINS), default="cube", show_default=True, help=_DOMAIN_HELP)
 @click.option("--dim", type=_Int("dim"), default=16, show_default=True, help="Input dimension d.")
-@click.option("--activation", default="relu", show_default=True, metavar="NAME",
-              help="Activation name (see `spectra activations`); --empirical needs its numpy function.")
-@click.option("--depth", type=_Int("depth"), default=2, show_default=True, help="Hidden layers L >= 0.")
-@click.option("--weight-var", default="2", show_default=True, metavar="NUMBER", help="sigma_w^2 > 0.")
-@click.option("--bias-var", default="0.1", show_default=True, metavar="NUMBER", help="sigma_b^2 >= 0.")
-@click.option("--kernel", type=_OneOf("kernel", spectra.KERNELS), default="ntk", show_default=True,
-              help="ntk: train every layer; ck: train the readout layer only.")
+@architecture_options(bias_var="0.1", activation_note="--empirical needs its numpy function.",
+                      kernel_help="ntk: train every layer; ck: train the readout layer only.")
 @click.option("--loss", type=_OneOf("loss", ("mean", "sum")), default="mean", show_default=True,
               help="mean: L = (1/2n) sum (f - y)^2 (eta* = 2/lambda_max); sum: L = (1/2) sum (f - y)^2 "
                    "(eta* = 2/(n lambda_max), needs --samples).")

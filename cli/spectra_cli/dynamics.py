@@ -10,14 +10,13 @@ import math
 
 import click
 
-import spectra
 from spectra.backend import BACKENDS
+from spectra.domains import DOMAINS
 from spectra.training import DTYPES
 
-from .analysis import _PLOT_HELP, DOMAINS, _check_plot, _figure, _save
+from .analysis import _PLOT_HELP, _check_plot, _figure, _parse_int_list, _save
 from .main import (
     FORMATS,
-    CLIError,
     _arch_text,
     _architecture,
     _dump_json,
@@ -26,6 +25,7 @@ from .main import (
     _library_errors,
     _OneOf,
     _table,
+    architecture_options,
     main,
     run_with_progress,
 )
@@ -36,24 +36,10 @@ def _fmt(v, spec=".4g"):
     return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
 
 
-def _parse_seeds(text):
-    try:
-        vals = [int(p.strip(), 10) for p in text.split(",")]
-    except ValueError:
-        vals = []
-    if not vals or min(vals) < 0:
-        raise CLIError(f"seeds must be a comma-separated list of integers >= 0, e.g. 0,1,2; got {text!r}")
-    return tuple(dict.fromkeys(vals))
-
-
 @main.command("dynamics")
 @click.option("--dim", type=_Int("dim"), default=10, show_default=True,
               help="Input dimension d (1..14); the whole cube {-1,+1}^d is the test set.")
-@click.option("--activation", default="relu", show_default=True, metavar="NAME",
-              help="Activation name (needs its numpy function for the finite network).")
-@click.option("--depth", type=_Int("depth"), default=2, show_default=True, help="Hidden layers L >= 0.")
-@click.option("--weight-var", default="2", show_default=True, metavar="NUMBER", help="sigma_w^2 > 0.")
-@click.option("--bias-var", default="0.1", show_default=True, metavar="NUMBER", help="sigma_b^2 >= 0.")
+@architecture_options(bias_var="0.1", kernel=None, activation_note="The finite network needs its numpy function.")
 @click.option("--target", default="1:1.0,2:1.0,3:1.0,4:1.0", show_default=True, metavar="DEG:W,...",
               help="Target: degree:weight pairs; each degree k is a random unit-variance function of pure "
                    "degree k times its weight (energy weight^2).")
@@ -113,7 +99,7 @@ def dynamics_cmd(dim, activation, depth, weight_var, bias_var, target, width, sa
     )
 
     spec = _architecture(activation, depth, weight_var, bias_var)
-    seeds_t = _parse_seeds(seeds)
+    seeds_t = tuple(_parse_int_list("seeds", seeds, lo=0, example="0,1,2", sort=False))
     be = _backend(backend)
     budget = _budget(max_memory)
     with _library_errors():
@@ -177,11 +163,7 @@ def dynamics_cmd(dim, activation, depth, weight_var, bias_var, target, width, sa
 @click.option("--domain", type=_OneOf("domain", DOMAINS), default="cube", show_default=True,
               help="cube: n distinct points of {-1,+1}^d; sphere, gaussian: n i.i.d. points.")
 @click.option("--dim", type=_Int("dim"), default=10, show_default=True, help="Input dimension d.")
-@click.option("--activation", default="relu", show_default=True, metavar="NAME", help="Activation name.")
-@click.option("--depth", type=_Int("depth"), default=2, show_default=True, help="Hidden layers L >= 0.")
-@click.option("--weight-var", default="2", show_default=True, metavar="NUMBER", help="sigma_w^2 > 0.")
-@click.option("--bias-var", default="0.1", show_default=True, metavar="NUMBER", help="sigma_b^2 >= 0.")
-@click.option("--kernel", type=_OneOf("kernel", spectra.KERNELS), default="ntk", show_default=True)
+@architecture_options(bias_var="0.1")
 @click.option("--samples", type=_Int("samples"), default=512, show_default=True, help="n points (cube: <= 2^d).")
 @click.option("--draws", type=_Int("draws"), default=8, show_default=True, help="Draws of the n points.")
 @click.option("--lr-fraction", type=float, default=1.0, show_default=True,

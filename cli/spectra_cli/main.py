@@ -411,21 +411,29 @@ _WEIGHT_HELP = "sigma_w^2 > 0. Decimals and fractions ('0.1', '1/3') are read ex
 _BIAS_HELP = "sigma_b^2 >= 0. Decimals and fractions ('0.1', '1/3') are read exactly."
 
 
-def architecture_options(command):
-    """The options every command that takes one network shares: activation, depth,
-    weight_var, bias_var and kernel."""
-    options = [
-        click.option("--activation", default="relu", show_default=True, metavar="NAME", help=_ACTIVATION_HELP),
-        click.option("--depth", type=_Int("depth"), default=2, show_default=True,
-                     help="Number of hidden layers L >= 0 (0 is the linear model)."),
-        click.option("--weight-var", default="2", show_default=True, metavar="NUMBER", help=_WEIGHT_HELP),
-        click.option("--bias-var", default="0", show_default=True, metavar="NUMBER", help=_BIAS_HELP),
-        click.option("--kernel", type=_OneOf("kernel", spectra.KERNELS), default="ntk", show_default=True,
-                     help="ck: conjugate kernel (NNGP); ntk: neural tangent kernel."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+def architecture_options(command=None, *, bias_var="0", kernel="ntk", kernel_help=None, activation_note=None):
+    """The options every command that takes one network shares: activation, depth, weight_var,
+    bias_var and kernel. Used bare (``@architecture_options``) or with the command's own
+    defaults and notes (``@architecture_options(bias_var="0.1", kernel=None)``; ``kernel=None``
+    leaves out --kernel for a command that fixes it)."""
+    def apply(cmd):
+        options = [
+            click.option("--activation", default="relu", show_default=True, metavar="NAME",
+                         help=_ACTIVATION_HELP + (f" {activation_note}" if activation_note else "")),
+            click.option("--depth", type=_Int("depth"), default=2, show_default=True,
+                         help="Number of hidden layers L >= 0 (0 is the linear model)."),
+            click.option("--weight-var", default="2", show_default=True, metavar="NUMBER", help=_WEIGHT_HELP),
+            click.option("--bias-var", default=bias_var, show_default=True, metavar="NUMBER", help=_BIAS_HELP),
+        ]
+        if kernel is not None:
+            options.append(click.option("--kernel", type=_OneOf("kernel", spectra.KERNELS), default=kernel,
+                                        show_default=True,
+                                        help=kernel_help or "ck: conjugate kernel (NNGP); ntk: neural tangent kernel."))
+        for option in reversed(options):
+            cmd = option(cmd)
+        return cmd
+
+    return apply if command is None else apply(command)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -1071,6 +1079,6 @@ def _write_sweep_csv(fh, out, kernels) -> None:
 
 
 # the analysis commands (fracvar, optimal-depth, ntk-vs-ck, max-lr, simplicity) register on `main`
-from . import analysis as _analysis  # noqa: E402,F401
-from . import verify as _verify  # noqa: E402,F401
-from . import dynamics as _dynamics  # noqa: E402,F401
+from . import analysis as _analysis  # noqa: F401
+from . import dynamics as _dynamics  # noqa: F401
+from . import verify as _verify  # noqa: F401

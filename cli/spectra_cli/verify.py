@@ -12,7 +12,10 @@ import time
 
 import click
 
-from .analysis import _check_plot, _figure, _save
+from spectra.backend import BACKENDS
+from spectra.domains import DOMAINS
+
+from .analysis import _PLOT_HELP, _check_plot, _figure, _save
 from .main import (
     FORMATS,
     MISSING,
@@ -33,13 +36,10 @@ from .main import (
     run_with_progress,
 )
 
-BACKENDS = ("numpy", "cupy", "array-api-strict")
-DOMAINS = ("cube", "sphere", "gaussian")
 _BACKEND_HELP = ("Array library: numpy (CPU), cupy (a CUDA GPU; pip install 'nn-spectra[gpu]'), or "
                  "array-api-strict (the strict array-API reference implementation, for testing).")
 _MEMORY_HELP = ("Memory budget, e.g. 8G, 512M or 1e9 (bytes).  [default: 80% of the host's available "
                 "memory; 90% of the GPU's free memory with cupy]")
-_PLOT_HELP = "Also draw the figure to FILE (.png, .svg or .pdf, by extension); written atomically."
 
 
 def _common_options(command):
