@@ -88,6 +88,11 @@ class _FloatNS:
     pi = math.pi
     e = math.e
 
+    @staticmethod
+    def ipow(a, n):
+        """a**n for an integer n (see :func:`_printer`)."""
+        return a**n
+
     def __getattr__(self, name):
         try:
             return _NP_FUNCS[name]
@@ -123,6 +128,29 @@ class _ArbNS:
             setattr(self, name, _arb_ufunc(getattr(arb, name), arb))
         self.ln = self.log
         self.fabs = np.frompyfunc(abs, 1, 1)
+
+    @staticmethod
+    def ipow(a, n):
+        """a**n for an integer n by products (binary powering), element-wise on object arrays.
+
+        Not ``arb.__pow__``: python-flint's power of a ball whose midpoint is exactly 0 and whose
+        radius is not (``arb(0, r)**2``, with an int, fmpz or arb exponent) is NaN, and such
+        balls are common on quadrature nodes: the inner argument m z₁ + s z₂ of the 2-D rule
+        is such a ball wherever the rounded m z₁ and s z₂ cancel exactly (m/s rational, e.g.
+        c = 4, q₁ = q₂ = 5), and ``1 − tanh(x)**2`` then poisons the whole sum with NaN."""
+        n = int(n)
+        if n < 0:
+            return 1 / _ArbNS.ipow(a, -n)
+        if n == 0:
+            return a * 0 + 1
+        out = None
+        while True:
+            if n & 1:
+                out = a if out is None else out * a
+            n >>= 1
+            if not n:
+                return out
+            a = a * a
 
     @property
     def pi(self):
@@ -314,6 +342,22 @@ def _gauss_weight(be, z):
 # ---------------------------------------------------------------------------------------
 
 
+def _printer():
+    """sympy's mpmath code printer, with integer powers as ``mpmath.ipow(base, n)``: the float64
+    name space computes them as ``base**n`` (as before); the Arb one by products, because
+    python-flint's ``arb ** n`` is NaN on a ball centred at 0 (see :meth:`_ArbNS.ipow`)."""
+    from sympy.printing.pycode import MpmathPrinter
+
+    class _Printer(MpmathPrinter):
+        def _print_Pow(self, expr, rational=False):
+            n = expr.exp
+            if n.is_Integer and n != 1:
+                return f"mpmath.ipow({self._print(expr.base)}, {int(n)})"
+            return super()._print_Pow(expr, rational=rational)
+
+    return _Printer({"fully_qualified_modules": True})
+
+
 class _Compiled:
     """A univariate function in analytic pieces, evaluable in float64 and Arb."""
 
@@ -331,10 +375,8 @@ class _Compiled:
         key = ("deriv", j)
         if key not in self._fns:
             sp = _sympy()
-            from sympy.printing.pycode import MpmathPrinter
-
             x = sp.Symbol("x", real=True)
-            printer = MpmathPrinter({"fully_qualified_modules": True})
+            printer = _printer()
             exprs = [sp.diff(ex, x, j) for ex in self._exprs]
             rows = [(lo, hi, printer.doprint(ex), printer.doprint(sp.diff(ex, x)))
                     for (lo, hi, _, _), ex in zip(self.pieces, exprs)]
@@ -383,9 +425,7 @@ def _bind(src, ns):
 
 
 def _eval_const(sym, be):
-    from sympy.printing.pycode import MpmathPrinter
-
-    src = MpmathPrinter({"fully_qualified_modules": True}).doprint(sym)
+    src = _printer().doprint(sym)
     return be.const(eval(src, {"mpmath": be.ns, "__builtins__": {}})) if be.kind != "double" else float(
         eval(src, {"mpmath": be.ns, "__builtins__": {}}))
 
@@ -775,13 +815,11 @@ def _to_pieces(expr, x, text):
 def compile_expr(expr, text=None):
     """(_Compiled, info) for a sympy expression in x: pieces, derivative, jumps, parity."""
     sp = _sympy()
-    from sympy.printing.pycode import MpmathPrinter
-
     x = sp.Symbol("x", real=True)
     text = text or str(expr)
     expr = _check_expr(sp.sympify(expr), x, text)
     pieces = _to_pieces(expr, x, text)
-    printer = MpmathPrinter({"fully_qualified_modules": True})
+    printer = _printer()
     rows, used = [], set()
     for lo, hi, ex in pieces:
         dex = sp.diff(ex, x)
@@ -792,7 +830,7 @@ def compile_expr(expr, text=None):
                              f"{', '.join(SUPPORTED_FUNCTIONS)}") from None
         used.update(re.findall(r"mpmath\.(\w+)", src + " " + dsrc))
         rows.append((None if lo == -sp.oo else lo, None if hi == sp.oo else hi, src, dsrc))
-    unknown = sorted(n for n in used if n not in _NP_FUNCS and n not in ("mpf", "pi", "e"))
+    unknown = sorted(n for n in used if n not in _NP_FUNCS and n not in ("mpf", "pi", "e", "ipow"))
     if unknown:
         raise ValueError(f"activation: {text!r} uses {', '.join(unknown)}; supported functions: "
                          f"{', '.join(SUPPORTED_FUNCTIONS)}")
