@@ -26,7 +26,7 @@ import pytest
 from spectra import numeric as N
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _reference(c, q, dps=32, inv_h=16, L=11):
     """(E[tanh(u) tanh(v)], E[tanh'(u) tanh'(v)]) with Var u = Var v = q, Cov = c, as mpf."""
     ctx = mpmath.MPContext()
