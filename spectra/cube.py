@@ -34,7 +34,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import _validate
-from .kernels import _double, _exact, _kernel_name, _last, guard_bits, layers, layers_gap
+from .kernels import _double, _exact, _kernel_name, _last, gap_columns, guard_bits, layers, layers_gap
 from .precision import (AUTO_DIGITS, UNRESOLVED_RTOL, MpOps, Precision, bits_for_digits, resolve_precision)
 from .result import Spectrum
 from .spec import Architecture, structural_zero
@@ -106,6 +106,68 @@ def _second_difference_rows(d: int, K: int):
     return M, np.abs(M)
 
 
+class _Plan:
+    """Constants of the float64 transform for one (d, degrees): binomial weights, the exactly
+    rounded second-difference rows, the per-degree error coefficients (built once, reused by every
+    column block and layer of a sweep)."""
+
+    def __init__(self, d, degrees):
+        self.d, self.degrees = d, tuple(degrees)
+        self.K = K = max(degrees)
+        self.want = want = {k: i for i, k in enumerate(degrees)}
+        self.fast = 2 <= K <= 32 and d <= 4096
+        log2d = math.log2(max(d, 2))
+        self.kvec1 = np.asarray(degrees, dtype=float)[:, None] + 1
+        self.noise = (2 * np.exp(-0.5 * np.array([log_binom(d, k) for k in degrees])))[:, None]
+        self.w_d, tol = binom_pmf(d)
+        self.c0 = _U * (log2d + 2) + tol
+        if self.fast:
+            self.w_1, tol = binom_pmf(d - 1)
+            self.c1 = _U * (log2d + 2) + tol
+            M, Mabs = _second_difference_rows(d, K)
+            sel = [k for k in range(2, K + 1) if k in want]
+            self.M, self.Mabs = M[[k - 2 for k in sel]], Mabs[[k - 2 for k in sel]]
+            pos = [want[k] for k in sel]
+            # contiguous output rows are written in place
+            self.rows = slice(pos[0], pos[0] + len(pos)) if pos == list(range(pos[0], pos[0] + len(pos))) else pos
+
+
+@lru_cache(maxsize=32)
+def _plan(d, degrees):
+    return _Plan(d, degrees)
+
+
+def _fast_core(f, plan, work, abs_mean, mu, rnd):
+    """The fast path of :func:`_transform_double` on f of shape (d+1, columns): writes μ and the
+    rounding bounds (degree, columns) into ``mu`` and ``rnd``; ``work`` is (3, ≥ d+1, ≥ columns)."""
+    n, cols = f.shape
+    want = plan.want
+    A, G1, G2 = work[0, :n, :cols], work[1, : n - 1, :cols], work[2, : n - 2, :cols]
+    if abs_mean is None and (0 in want or 1 in want):
+        np.abs(f, out=A)
+        abs_mean = plan.w_d @ A
+    # rounding of the averages: u (log₂d + 2) E_B|f| for μ_0, and for μ_1 the same bound via
+    # ½ E_{B_{d−1}}|Δf| ≤ E_{B_d}|f|
+    if 0 in want:
+        mu[want[0]] = plan.w_d @ f
+        rnd[want[0]] = plan.c0 * abs_mean
+    np.subtract(f[:-1], f[1:], out=G1)
+    if 1 in want:
+        mu[want[1]] = (plan.w_1 @ G1) * 0.5
+        rnd[want[1]] = plan.c1 * abs_mean
+    np.subtract(G1[:-1], G1[1:], out=G2)
+    A2 = A[: n - 2]
+    if isinstance(plan.rows, slice):
+        np.matmul(plan.M, G2, out=mu[plan.rows])
+        np.abs(G2, out=A2)
+        np.matmul(plan.Mabs, A2, out=rnd[plan.rows])
+        rnd[plan.rows] *= _U * (plan.d + 2)
+    else:
+        mu[plan.rows] = plan.M @ G2
+        np.abs(G2, out=A2)
+        rnd[plan.rows] = (_U * (plan.d + 2)) * (plan.Mabs @ A2)
+
+
 def _transform_double(f, e, d, degrees, rel=0.0, work=None, abs_mean=None, rms_e=None):
     """μ_k and error estimates for each k in ``degrees`` from values ``f`` of shape (d+1, …)
     (the points t_j = 1 − 2j/d along the first axis). Returns arrays of shape (…, len(degrees)).
@@ -137,81 +199,51 @@ def _transform_double(f, e, d, degrees, rel=0.0, work=None, abs_mean=None, rms_e
     cols = f.shape[1]
     if np.ndim(rel):
         rel = np.broadcast_to(rel, lead).reshape(-1)
-    K = max(degrees)
-    w_d, _ = binom_pmf(d)
+    plan = _plan(d, tuple(degrees))
     if e is not None:
-        rms_e = _rms(np.broadcast_to(e, (n,) + lead).reshape(n, -1), w_d)
+        rms_e = _rms(np.broadcast_to(e, (n,) + lead).reshape(n, -1), plan.w_d)
     elif rms_e is not None:
         rms_e = np.broadcast_to(rms_e, lead).reshape(-1)
     mu = np.empty((len(degrees), cols))
     rnd = np.empty_like(mu)  # rounding of the averages / products
-    want = {k: i for i, k in enumerate(degrees)}
-    log2d = math.log2(max(d, 2))
-    kvec = np.asarray(degrees, dtype=float)
-    noise = 2 * np.exp(-0.5 * np.array([log_binom(d, k) for k in degrees]))
-
-    def put(k, m, rounding):
-        i = want[k]
-        mu[i] = m
-        rnd[i] = rounding
-
-    def done():
-        err = rnd + (kvec + 1)[:, None] * np.abs(mu) * rel
-        if rms_e is not None:
-            err += noise[:, None] * rms_e
-        return np.moveaxis(mu, 0, -1).reshape(lead + (-1,)), np.moveaxis(err, 0, -1).reshape(lead + (-1,))
-
     with np.errstate(over="ignore", invalid="ignore"):
-        if 2 <= K <= 32 and d <= 4096:
+        if plan.fast:
             if work is None or work.shape[1] < n or work.shape[2] < cols:
                 work = np.empty((3, n, cols))
-            A, G1, G2 = work[0, :n, :cols], work[1, : n - 1, :cols], work[2, : n - 2, :cols]
-            if abs_mean is None and (0 in want or 1 in want):
-                np.abs(f, out=A)
-                abs_mean = w_d @ A
-            # rounding of the averages: u (log₂d + 2) E_B|f| for μ_0, and for μ_1 the same bound via
-            # ½ E_{B_{d−1}}|Δf| ≤ E_{B_d}|f|
-            if 0 in want:
-                put(0, w_d @ f, (_U * (log2d + 2) + binom_pmf(d)[1]) * abs_mean)
-            np.subtract(f[:-1], f[1:], out=G1)
-            if 1 in want:
-                w, wtol = binom_pmf(d - 1)
-                put(1, (w @ G1) * 0.5, (_U * (log2d + 2) + wtol) * abs_mean)
-            np.subtract(G1[:-1], G1[1:], out=G2)
-            M, Mabs = _second_difference_rows(d, K)
-            sel = [k for k in range(2, K + 1) if k in want]
-            rows_sel = [k - 2 for k in sel]
-            i0 = want[sel[0]]
-            if [want[k] for k in sel] == list(range(i0, i0 + len(sel))):  # contiguous: write in place
-                np.matmul(M[rows_sel], G2, out=mu[i0:i0 + len(sel)])
-                A2 = A[: n - 2]
-                np.abs(G2, out=A2)
-                np.matmul(Mabs[rows_sel], A2, out=rnd[i0:i0 + len(sel)])
-                rnd[i0:i0 + len(sel)] *= _U * (d + 2)
-            else:
-                m = M[rows_sel] @ G2
-                A2 = A[: n - 2]
-                np.abs(G2, out=A2)
-                r = (_U * (d + 2)) * (Mabs[rows_sel] @ A2)
-                for j, k in enumerate(sel):
-                    put(k, m[j], r[j])
-            return done()
-        g = f
-        absavg = None
-        for k in range(K + 1):
-            if k:
-                g = g[:-1] - g[1:]
-            if k not in want:
-                continue
-            w, wtol = binom_pmf(d - k)
-            scale = 2.0**-k
-            m = (w @ g) * scale
-            # 2^-k E|Δ^k f| is non-increasing in k (E_{B_n}|Δx| ≤ 2 E_{B_{n+1}}|x|), so the value
-            # from the previous even level still bounds it: |g| is needed every other level only.
-            if absavg is None or k % 2 == 0:
-                absavg = (w @ np.abs(g)) * scale
-            put(k, m, (_U * (log2d + 2) + wtol) * absavg)
-    return done()
+            _fast_core(f, plan, work, abs_mean, mu, rnd)
+        else:
+            _slow_core(f, plan, mu, rnd)
+        err = _errors(plan, mu, rnd, rel, rms_e)
+    return np.moveaxis(mu, 0, -1).reshape(lead + (-1,)), np.moveaxis(err, 0, -1).reshape(lead + (-1,))
+
+
+def _errors(plan, mu, rnd, rel, rms_e):
+    """Rounding + shared (``rel``) + point-wise (``rms_e``) error bounds, (degree, columns)."""
+    err = rnd + plan.kvec1 * np.abs(mu) * rel
+    if rms_e is not None:
+        err += plan.noise * rms_e
+    return err
+
+
+def _slow_core(f, plan, mu, rnd):
+    """Each degree its own difference-then-average pass (large d or K)."""
+    d, want = plan.d, plan.want
+    log2d = math.log2(max(d, 2))
+    g = f
+    absavg = None
+    for k in range(plan.K + 1):
+        if k:
+            g = g[:-1] - g[1:]
+        if k not in want:
+            continue
+        w, wtol = binom_pmf(d - k)
+        scale = 2.0**-k
+        # 2^-k E|Δ^k f| is non-increasing in k (E_{B_n}|Δx| ≤ 2 E_{B_{n+1}}|x|), so the value
+        # from the previous even level still bounds it: |g| is needed every other level only.
+        if absavg is None or k % 2 == 0:
+            absavg = (w @ np.abs(g)) * scale
+        mu[want[k]] = (w @ g) * scale
+        rnd[want[k]] = (_U * (log2d + 2) + wtol) * absavg
 
 
 def _one_minus_t(d):
@@ -617,9 +649,13 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
 
     Notes
     -----
-    The recursion runs in gap form (:func:`spectra.kernels.layers_gap`). Its point-wise error
-    bounds, which vary smoothly with t, are propagated on every ``s``-th grid point (s ≈ d/8)
-    and each interval's binomial mass is charged with the larger of its end-point bounds.
+    The recursion runs in gap form (:func:`spectra.kernels.layers_gap`). Its per-architecture
+    part (:func:`spectra.kernels.gap_columns`, independent of t) is computed once for the whole
+    grid before the threads start; the threads run the point-wise part and the transform, whose
+    array operations are large enough to release the GIL. The point-wise error bounds, which vary
+    smoothly with t, are propagated on every ``s``-th grid point (s ≈ d/8), from the values the
+    recursion computes there, and each interval's binomial mass is charged with the larger of its
+    end-point bounds.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -644,7 +680,7 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
     threads = min(threads, len(chunks))
     # sub-grid for the error recursion: every s-th point, both ends included
     s = max(1, dim // 8)
-    sub = np.unique(np.r_[np.arange(0, dim + 1, s), dim])
+    sub = np.array(sorted({*range(0, dim + 1, s), dim}))  # (not np.unique: it imports numpy.ma, 25 ms)
     w_d, _ = binom_pmf(dim)
     cum = np.r_[0.0, np.cumsum(w_d)]
     mass = cum[sub[1:] + 1] - cum[sub[:-1] + 1]  # binomial mass of points (sub[i], sub[i+1]]
@@ -655,39 +691,60 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
               for n, k in enumerate(kernels) for i, kk in enumerate(ks)
               if structural_zero(act, L, True, k, kk)] for L in range(max_depth + 1)]
 
+    # the per-architecture recursion once for the whole grid, before the threads start (its many
+    # small array operations would otherwise contend for the GIL inside every work item)
+    ntk = "ntk" in kernels
+    columns = list(gap_columns(act, wv[None, :, None], bv[None, None, :], max_depth, ntk, True, True,
+                               np.zeros((1, wv.size, bv.size))))
+
+    plan = _plan(dim, tuple(ks))
+    nsub = sub.size
+
     def run(chunk):
         idx, jdx = chunk
         sw = wv[idx][None, :, None]
         sb = bv[jdx][None, None, :]
-        gen = layers_gap(act, full[:, None, None], sw, sb, max_depth, ntk="ntk" in kernels, track=False)
-        tracked = layers_gap(act, full[sub][:, None, None], sw, sb, max_depth, ntk="ntk" in kernels, track=True)
-        zero_b = bv[jdx] == 0
-        work = np.empty((3, dim + 1, idx.size * jdx.size))
-        mu = np.empty((len(kernels), idx.size, jdx.size, len(ks)))
+        block = (slice(idx[0], idx[-1] + 1), slice(jdx[0], jdx[-1] + 1))
+        C = idx.size * jdx.size
+        gen = layers_gap(act, full[:, None, None], sw, sb, max_depth, ntk=ntk, track=True, track_points=sub,
+                         columns=[c.take(block) for c in columns])
+        zero_b = np.tile(bv[jdx] == 0, idx.size)
+        work = np.empty((3, dim + 1, C))
+        mu = np.empty((len(kernels), len(ks), C))
+        rnd = np.empty((len(ks), C))
         err = np.empty_like(mu)
-        shape = (idx.size, jdx.size)
-        rows, cols = np.ix_(idx, jdx)
-        for L, T in zip(gen, tracked):
+        for L in gen:
+            rel = L.rel_err if np.ndim(L.rel_err) == 0 else L.rel_err.reshape(C)
             for n, k in enumerate(kernels):
-                center = np.broadcast_to(L.center(k), (1,) + shape)[0]
-                gsub = np.abs(np.broadcast_to(T.gap(k), (sub.size,) + shape))
-                amean = (mass @ np.maximum(gsub[:-1], gsub[1:]).reshape(sub.size - 1, -1))
+                f = L.gap(k).reshape(dim + 1, C)
+                gsub = np.abs(f[sub])
+                amean = mass @ np.maximum(gsub[:-1], gsub[1:])
                 # point-wise errors: rms_B(e)² ≤ Σ_intervals mass · max(end-point bounds)²
-                esub = np.broadcast_to(T.gap_err(k), (sub.size,) + shape)
+                esub = L.gap_err(k).reshape(nsub, C)
                 rms = _rms(np.maximum(esub[:-1], esub[1:]), mass)
-                mu[n], err[n] = _from_gaps(center, np.broadcast_to(L.gap(k), (dim + 1,) + shape), None,
-                                           np.broadcast_to(T.rel_err, (1,) + shape)[0], dim, ks, work=work,
-                                           abs_mean=amean, rms_e=rms)
+                if plan.fast:
+                    _fast_core(f, plan, work, amean, mu[n], rnd)
+                else:
+                    _slow_core(f, plan, mu[n], rnd)
+                e = err[n]
+                e[...] = _errors(plan, mu[n], rnd, rel, rms)
+                # Φ = c − gap: μ_0 = c − μ_0(gap), μ_k = −μ_k(gap) for k ≥ 1
+                m = mu[n]
+                np.negative(m, out=m)
+                if ks[0] == 0:
+                    center = L.center(k).reshape(C)
+                    m[0] += center
+                    e[0] += _U * (np.abs(center) + np.abs(m[0])) + rel * np.abs(center)
             for n, i, all_cols in zeros[L.depth]:
                 if all_cols:
-                    mu[n, ..., i] = err[n, ..., i] = 0.0
+                    mu[n, i] = err[n, i] = 0.0
                 else:
-                    mu[n, :, zero_b, i] = err[n, :, zero_b, i] = 0.0
+                    mu[n, i, zero_b] = err[n, i, zero_b] = 0.0
             mu[~(err <= UNRESOLVED_RTOL * np.abs(mu))] = np.nan
             for n, k in enumerate(kernels):
-                out[k][L.depth, rows, cols] = mu[n]
-                out[k + "_err"][L.depth, rows, cols] = err[n]
-                out[k + "_phi1"][L.depth, rows, cols] = np.broadcast_to(L.diag(k), (1,) + shape)[0]
+                out[k][(L.depth,) + block] = mu[n].T.reshape(idx.size, jdx.size, -1)
+                out[k + "_err"][(L.depth,) + block] = err[n].T.reshape(idx.size, jdx.size, -1)
+                out[k + "_phi1"][(L.depth,) + block] = L.diag(k).reshape(idx.size, jdx.size)
             if progress is not None:
                 progress(1)
 
@@ -700,8 +757,12 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
             for ch in chunks:
                 run(ch)
         else:
+            def task(ch):  # numpy's error state is per thread (a context variable)
+                with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                    run(ch)
+
             with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(run, chunks))
+                list(pool.map(task, chunks))
     out["degrees"] = np.array(ks)
     out["depths"] = np.arange(max_depth + 1)
     out["weight_var"] = wv

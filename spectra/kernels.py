@@ -19,7 +19,7 @@ the propagation of earlier errors through ∂V/∂c = V_{φ'}.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -189,7 +189,99 @@ def _gap_fns(act):
     return gaps, False
 
 
-def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=False):
+@dataclass
+class GapColumns:
+    """The per-architecture part of :func:`layers_gap` at layer l (none of it depends on t).
+
+    State at layer l: diagonal ``q`` = Σ_l(1), reference ``a`` = Σ_l(0), ``gamma`` = q − a, NTK
+    diagonal ``p`` and reference ``P``, shared relative error ``rel``. Step l → l+1 (``None`` at
+    the last layer): ``Vq`` = V(q), ``Dq`` = V'(q), ``Da`` = V'(a); the values pinned at t = 1
+    and t = −1 after the step (``d_top``, ``d_bottom`` for δ, ``e_top``, ``e_bottom`` for ε) and,
+    with ``track``, their error bounds ``end_d``, ``end_e``.
+    """
+
+    depth: int
+    q: object
+    a: object
+    gamma: object
+    p: object = None
+    P: object = None
+    rel: object = 0.0
+    Vq: object = None
+    Dq: object = None
+    Da: object = None
+    d_top: object = None
+    d_bottom: object = None
+    e_top: object = None
+    e_bottom: object = None
+    end_d: object = None
+    end_e: object = None
+
+    def take(self, index):
+        """The same quantities on a block of the hyperparameter grid (``index`` into the
+        trailing axes of the (1, …) arrays); scalars are kept."""
+        def sub(v):
+            return v[(slice(None),) + tuple(index)] if np.ndim(v) > len(index) else v
+
+        return GapColumns(self.depth, *(sub(getattr(self, f.name)) for f in fields(self)[1:]))
+
+
+def gap_columns(act, weight_var, bias_var, depth, ntk=True, track=False, pin=True, zero=0.0):
+    """The per-architecture recursion of :func:`layers_gap`: yields :class:`GapColumns` for
+    layers 0..depth. ``pin``: also carry Σ(−1) and Θ(−1) for the points t = ±1; ``zero``
+    broadcasts the results over every hyperparameter axis."""
+    _check_ntk(act, ntk)
+    ops = NumpyOps()
+    gaps, _ = _gap_fns(act)
+    u = ops.eps
+    r = act.rounding
+    sw, sb = weight_var, bias_var
+    q = sw + sb + zero
+    a = sb + zero
+    gamma = sw + zero
+    lo = sb - sw + zero  # Σ(−1), direct
+    p, P, lo_T = (q, a, lo) if ntk else (None, None, None)
+    rel = 4 * u
+    for l in range(depth + 1):
+        c = GapColumns(l, q, a, gamma, p, P, rel)
+        if l == depth:
+            yield c
+            return
+        Vq = act.dual(q, q, q, ops)
+        Va = act.dual(a, q, q, ops)
+        gq, gDq = gaps(q, gamma, q, zero)  # diagonal minus reference: γ' and V'(q) − V'(a)
+        gamma_new = sw * gq
+        if ntk or track:
+            c.Dq = act.ddual(q, q, q, ops)
+            c.Da = c.Dq - gDq
+        c.Vq = Vq
+        q_new, a_new = sw * Vq + sb, sw * Va + sb
+        if pin:
+            lo_new = sw * act.dual(lo, q, q, ops) + sb
+            c.d_top, c.d_bottom = -gamma_new, a_new - lo_new
+        if ntk:
+            p_new, P_new = q_new + sw * p * c.Dq, a_new + sw * P * c.Da
+            if pin:
+                loT_new = lo_new + sw * lo_T * act.ddual(lo, q, q, ops)
+                c.e_top, c.e_bottom = P_new - p_new, P_new - loT_new
+        if track:
+            if pin:  # direct recursion at t = ±1: rounding relative to the scale q, per layer
+                c.end_d = (l + 2) * u * r * (np.abs(q_new) + np.abs(a_new))
+                if ntk:
+                    c.end_e = (l + 2) * u * r * (np.abs(p_new) + np.abs(P_new))
+            rel = _shared_rel(act, rel, q, q_new, sw, ops)
+        yield c
+        q, a, gamma = q_new, a_new, gamma_new
+        if pin:
+            lo = lo_new
+        if ntk:
+            p, P = p_new, P_new
+            if pin:
+                lo_T = loT_new
+
+
+def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=False, track_points=None,
+               columns=None):
     r"""The recursion of :func:`layers` for ‖x‖² = ‖y‖² = d in float64, carried in gap form.
 
     With the reference t = 0, a_l = Σ_l(0), P_l = Θ_l(0), δ_l(t) = a_l − Σ_l(t) and
@@ -209,11 +301,16 @@ def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=Fa
     ``one_minus_t`` = 1 − t is passed so that it can be exact (2j/d on the cube). The points run
     along the *first* axis; hyperparameter grids broadcast along the trailing axes (so that
     per-architecture quantities broadcast over contiguous memory).
+
+    The per-architecture part (a, q, γ, P, the pinned points) is :func:`gap_columns`;
+    ``columns`` passes it precomputed (a sweep computes it once for the whole grid, then runs
+    blocks of the grid in threads). ``track_points`` (indices along the first axis, with
+    ``track``) propagates the error bounds on those points only, from the values the recursion
+    computes there anyway: ``delta_err``/``eps_err`` then run along ``track_points``.
     """
     _check_ntk(act, ntk)
-    ops = NumpyOps()
     gaps, accurate = _gap_fns(act)
-    u = ops.eps
+    u = NumpyOps.eps
     r = act.rounding
     sw, sb = weight_var, bias_var
     omt = np.asarray(one_minus_t, dtype=float)
@@ -222,73 +319,76 @@ def layers_gap(act, one_minus_t, weight_var, bias_var, depth, ntk=True, track=Fa
     top, bottom = np.nonzero(col == 0)[0], np.nonzero(col == 2)[0]
     pin = bool(top.size or bottom.size)
     zero = 0.0 * (sw + sb + omt[:1])  # broadcast over every hyperparameter axis
-    q = sw + sb + zero
-    a = sb + zero
-    gamma = sw + zero
+    if columns is None:
+        columns = gap_columns(act, sw, sb, depth, ntk, track, pin, zero)
+    columns = iter(columns)
+    c = next(columns)
     delta = sw * (omt - 1) + zero  # a − Σ¹(t) = σ_w² (0 − t)
-    lo = sb - sw + zero  # Σ(−1), direct
-    p, P, eps, lo_T = (q, a, delta, lo) if ntk else (None, None, None, None)
+    eps = delta if ntk else None
     ed = ee = None
-    rel = 4 * u
     if track:
+        tp = slice(None) if track_points is None else np.asarray(track_points)
         # 1 − t may itself be rounded (error ≤ u|1 − t|/2), then δ = σ_w²((1 − t) − 1)
-        ed = u * (sw * np.abs(omt) + 2 * np.abs(delta))
+        ed = u * (sw * np.abs(omt[tp]) + 2 * np.abs(delta[tp]))
         ee = ed if ntk else None
-    yield GapLayer(0, q, a, delta, p, P, eps, ed, ee, rel)
+        if pin:  # positions of t = ±1 among the tracked points
+            tcol = col[tp]
+            ends = np.r_[np.nonzero(tcol == 0)[0], np.nonzero(tcol == 2)[0]]
+    # The NTK bound needs V' at δ + e_δ on the tracked points: those rows ride along below the
+    # points in the same ``gaps`` call (one call per layer, not two)
+    ride = track and ntk and omt.ndim >= 1 and depth > 0
+    if ride:
+        n = delta.shape[0]
+        delta_ext = np.concatenate([delta, np.clip(delta[tp] + ed, c.a - c.q, c.a + c.q)])
+    yield GapLayer(0, c.q, c.a, delta, c.p, c.P, eps, ed, ee, c.rel)
     for _ in range(depth):
-        need_d = ntk or track
+        a, q = c.a, c.q
         # delta_new = σ_w² (V(a) − V(a − δ)), sgD = σ_w² (V'(a) − V'(a − δ))
-        delta_new, sgD = gaps(a, delta, q, gamma, sw)
-        Vq = act.dual(q, q, q, ops)
-        Va = act.dual(a, q, q, ops)
-        gq, gDq = gaps(q, gamma, q, zero)  # diagonal minus reference: γ' and V'(q) − V'(a)
-        gamma_new = sw * gq
-        if need_d:
-            Dq = act.ddual(q, q, q, ops)
-            Da = Dq - gDq
+        if ride:
+            res_d, res_g = gaps(a, delta_ext, q, c.gamma, sw)
+            delta_new, sgD, gDp = res_d[:n], res_g[:n], res_g[n:] / sw
+        else:
+            delta_new, sgD = gaps(a, delta, q, c.gamma, sw)
         if track:
-            gD = sgD / sw
-            D = Da - gD
-        q_new, a_new = sw * Vq + sb, sw * Va + sb
+            gD = sgD[tp] / sw
+            D = c.Da - gD
+            e_t = eps[tp] if ntk else None
+            if ntk and not ride:
+                gDp = gaps(a, np.clip(delta[tp] + ed, a - q, a + q), q, c.gamma)[1]
         if pin:
-            lo_new = sw * act.dual(lo, q, q, ops) + sb
-            delta_new[top] = -gamma_new
-            delta_new[bottom] = a_new - lo_new
+            delta_new[top] = c.d_top
+            delta_new[bottom] = c.d_bottom
         if ntk:
             # ε' = δ' + σ_w²[P (V'(a) − V'(a−δ)) + ε V'(a−δ)] = ε σ_w² V'(a) + (P − ε) sgD + δ'
-            eps_new = P - eps
+            eps_new = c.P - eps
             eps_new *= sgD
             eps_new += delta_new
-            eps_new += eps * (sw * Da)
-            p_new, P_new = q_new + sw * p * Dq, a_new + sw * P * Da
+            eps_new += eps * (sw * c.Da)
             if pin:
-                loT_new = lo_new + sw * lo_T * act.ddual(lo, q, q, ops)
-                eps_new[top] = P_new - p_new
-                eps_new[bottom] = P_new - loT_new
+                eps_new[top] = c.e_top
+                eps_new[bottom] = c.e_bottom
         if track:
-            ed_new = sw * np.abs(D) * ed + u * (r * np.abs(delta_new) if accurate else r * sw * Vq)
+            Dq = c.Dq
+            ed_new = sw * np.abs(D) * ed + u * (r * np.abs(delta_new[tp]) if accurate else r * sw * c.Vq)
             if ntk:
                 # V'(a − δ) is monotone in δ on the cone: one step of size e_δ bounds its change
-                gDp = gaps(a, np.clip(delta + ed, a - q, a + q), q, gamma)[1]
                 egD = 2 * np.abs(gDp - gD) + u * (r * np.abs(gD) if accurate else r * Dq)
                 eD = egD + 2 * u * np.abs(Dq)
-                ee = (ed_new + sw * (np.abs(P) * egD + np.abs(D) * ee + np.abs(eps) * eD)
-                      + 3 * u * np.abs(eps_new))
-            if pin:  # direct recursion at t = ±1: rounding relative to the scale q, per layer
-                ends = np.r_[top, bottom]
-                ed_new[ends] = (_ + 2) * u * r * (np.abs(q_new) + np.abs(a_new))
-                if ntk:
-                    ee[ends] = (_ + 2) * u * r * (np.abs(p_new) + np.abs(P_new))
-            ed = ed_new
-            rel = _shared_rel(act, rel, q, q_new, sw, ops)
-        q, a, gamma, delta = q_new, a_new, gamma_new, delta_new
-        if pin:
-            lo = lo_new
-        if ntk:
-            p, P, eps = p_new, P_new, eps_new
+                ee = (ed_new + sw * (np.abs(c.P) * egD + np.abs(D) * ee + np.abs(e_t) * eD)
+                      + 3 * u * np.abs(eps_new[tp]))
             if pin:
-                lo_T = loT_new
-        yield GapLayer(_ + 1, q, a, delta, p, P, eps, ed, ee, rel)
+                ed_new[ends] = c.end_d
+                if ntk:
+                    ee[ends] = c.end_e
+            ed = ed_new
+        delta = delta_new
+        if ntk:
+            eps = eps_new
+        c = next(columns)
+        if ride and _ + 1 < depth:
+            res_d[n:] = np.clip(delta[tp] + ed, c.a - c.q, c.a + c.q)
+            delta_ext = res_d
+        yield GapLayer(_ + 1, c.q, c.a, delta, c.p, c.P, eps, ed, ee, c.rel)
 
 
 def _kernel_name(kernel):
