@@ -4,7 +4,9 @@ d = 128, depth 0..128, weight_var = linspace(1, 5, 41), bias_var = linspace(0, 4
 degree ≤ 8, CK and NTK, double precision.
 
 Measures, each in a fresh Python process (so import time and peak memory are counted):
-  * spectra's sweep (``spectra.cube_eigenvalues_grid``): wall time and peak RSS;
+  * spectra's sweep (``spectra.cube_eigenvalues_grid``, default workers: forked processes on
+    Linux): wall time, and peak RSS of the parent plus every worker at the largest worker's peak
+    (an upper bound: shared pages are counted more than once);
   * a straightforward float64 implementation of the published finite-difference algorithm
     (all kernel values of the grid in memory, then differences): the baseline for ratios.
 Then checks accuracy: at random grid points, every eigenvalue with normalised value ≥ 1e-12
@@ -14,6 +16,7 @@ Usage: python benchmarks/paper_grid.py [--samples 24] [--skip-baseline]
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -25,7 +28,14 @@ import numpy as np
 from spectra import cube_eigenvalues_grid
 out = cube_eigenvalues_grid("erf", 128, 128, np.linspace(1, 5, 41), np.linspace(0, 4, 41), ("ck", "ntk"), max_degree=8)
 t1 = time.perf_counter()
-print(json.dumps({"seconds_in_process": t1 - t0, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+import os
+workers = min(os.cpu_count() or 1, 8)  # the default; each forked worker is one child process
+me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+# upper bound on the memory in use at once: the parent's peak plus every worker at the largest
+# worker's peak (the shared output pages and the pages inherited at fork are counted twice)
+print(json.dumps({"seconds_in_process": t1 - t0, "peak_mb": me + (workers * child if child else 0.0),
+                  "parent_mb": me, "worker_mb": child, "workers": workers,
                   "unresolved_fraction": float(np.isnan(np.stack([out["ck"], out["ntk"]])).mean())}))
 """
 
@@ -64,8 +74,12 @@ print(json.dumps({"seconds_in_process": t1 - t0, "peak_mb": resource.getrusage(r
 
 
 def run(code):
+    # as an installed package runs: with its byte code cached (an environment that sets
+    # PYTHONDONTWRITEBYTECODE would recompile every module on every start), after one untimed run
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-c", "import spectra.cube, threadpoolctl"], env=env, check=True)
     t = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     wall = time.perf_counter() - t
     res = json.loads(p.stdout.strip().splitlines()[-1])
     res["wall_seconds"] = wall
@@ -107,7 +121,8 @@ def main():
     a = ap.parse_args()
     s = run(SPECTRA)
     print(f"spectra sweep: whole process {s['wall_seconds']:.2f} s wall (import + compute {s['seconds_in_process']:.2f} s), "
-          f"peak {s['peak_mb']:.0f} MB, unresolved (NaN) fraction {s['unresolved_fraction']:.3f}")
+          f"peak {s['peak_mb']:.0f} MB (parent {s['parent_mb']:.0f} MB + {s['workers']} x worker "
+          f"{s['worker_mb']:.0f} MB, an upper bound), unresolved (NaN) fraction {s['unresolved_fraction']:.3f}")
     if not a.skip_baseline:
         b = run(BASELINE)
         print(f"published float64 algorithm: wall {b['wall_seconds']:.2f} s, peak {b['peak_mb']:.0f} MB")

@@ -354,10 +354,9 @@ def _erf_gaps(a, delta, q, gamma=None, scale=1.0):
     s = ry + rx
     g = np.divide(delta, s, out=np.empty(shape))
     g = _scaled_arctan(g, (4 / np.pi) * scale)
-    ry *= s
-    ry *= rx
-    v /= ry
-    v *= (2 / np.pi) * scale
+    s *= ry
+    v /= s
+    v *= (2 / np.pi) * scale / rx  # (per architecture: one pass fewer over the points)
     return g, v
 
 

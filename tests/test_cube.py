@@ -2,6 +2,7 @@
 kernel row, Gram matrices, direct sums at high working precision, exact rationals, and the
 published values of CONVENTIONS §4."""
 import math
+import os
 from fractions import Fraction
 
 import mpmath
@@ -219,13 +220,18 @@ def test_large_dimension_no_overflow():
     assert s.values[0] == pytest.approx(kernel(spec, [0.0], "ntk")[0], rel=1e-3)
 
 
+_FORK = pytest.mark.skipif(not hasattr(os, "fork"), reason="forked workers need os.fork")
+
+
+@pytest.mark.parametrize("processes", [False, pytest.param(True, marks=_FORK)])
 @pytest.mark.parametrize("wv,bv", [
     (np.array([1.0, 2.5, 4.0]), np.array([0.0, 0.5, 3.0])),  # work split along weight_var
     (np.array([2.0]), np.array([0.0, 0.2, 0.5, 1.0, 3.0])),  # one weight_var: split along bias_var
 ])
-def test_grid_matches_single(wv, bv):
+def test_grid_matches_single(wv, bv, processes):
     calls = []
-    out = cube_eigenvalues_grid("erf", 64, 20, wv, bv, ("ck", "ntk"), max_degree=6, threads=2, progress=calls.append)
+    out = cube_eigenvalues_grid("erf", 64, 20, wv, bv, ("ck", "ntk"), max_degree=6, threads=2, progress=calls.append,
+                                processes=processes)
     assert out["ck"].shape == (21, wv.size, bv.size, 7)
     assert len(calls) == grid_steps(20, wv.size, bv.size, threads=2) == 21 * 2
     for L in (0, 1, 7, 20):
@@ -241,6 +247,59 @@ def test_grid_matches_single(wv, bv):
                         elif np.isfinite(g[kk]) and np.isfinite(s.values[kk]):
                             tol = out[k + "_err"][L, i, j, kk] + s.errors[kk]
                             assert abs(g[kk] - s.values[kk]) <= tol
+
+
+@_FORK
+def test_grid_processes_same_as_threads():
+    """Forked workers (shared-memory output) give the same bits as threads on the same blocks."""
+    wv, bv = np.linspace(1, 5, 7), np.linspace(0, 4, 6)
+    a = cube_eigenvalues_grid("relu", 32, 12, wv, bv, ("ck", "ntk"), max_degree=5, threads=3, processes=True)
+    b = cube_eigenvalues_grid("relu", 32, 12, wv, bv, ("ck", "ntk"), max_degree=5, threads=3, processes=False)
+    for k in ("ck", "ntk", "ck_err", "ntk_err", "ck_phi1", "ntk_phi1"):
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def _no_children_left():
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+@_FORK
+def test_grid_worker_error_reaches_caller(monkeypatch):
+    import spectra.cube as cube_mod
+
+    def boom(*args, **kwargs):
+        raise ArithmeticError("injected failure in a worker")
+
+    monkeypatch.setattr(cube_mod, "_fast_core", boom)
+    with pytest.raises(RuntimeError, match="injected failure in a worker"):
+        cube_eigenvalues_grid("erf", 16, 3, [1.0, 2.0], [0.0, 1.0], max_degree=4, threads=2, processes=True)
+    _no_children_left()
+
+
+@_FORK
+def test_grid_interrupt_kills_workers():
+    """Ctrl-C in the caller (here: the progress callback raising) stops the forked workers."""
+    seen = []
+
+    def progress(n):
+        seen.append(n)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cube_eigenvalues_grid("erf", 128, 400, np.linspace(1, 5, 8), np.linspace(0, 4, 8), max_degree=8,
+                              threads=2, processes=True, progress=progress)
+    assert len(seen) == 3
+    _no_children_left()
+
+
+def test_grid_processes_argument():
+    if not hasattr(os, "fork"):
+        with pytest.raises(ValueError, match="processes"):
+            cube_eigenvalues_grid("erf", 8, 1, [1.0, 2.0], [0.0], threads=2, processes=True)
+    out = cube_eigenvalues_grid("erf", 8, 1, [1.0, 2.0], [0.0], threads=2, processes=False, max_degree=2)
+    assert np.isfinite(out["ck"]).any()
 
 
 def test_grid_accuracy_against_digits():

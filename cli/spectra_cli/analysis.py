@@ -167,7 +167,7 @@ def _grid_text(g):
               help="Degrees 0..max-degree.  [default: cube min(dim, 10); sphere 10; gaussian 6]")
 @click.option("--precision", default="double", show_default=True, metavar="PRECISION",
               help="One network: 'double', N digits or 'exact'. Several networks: double only.")
-@click.option("--threads", type=_Int("threads"), default=None, help="Worker threads (cube sweeps).")
+@click.option("--threads", type=_Int("threads"), default=None, help="Workers (cube sweeps; forked processes on Linux, else threads).")
 @click.option("--format", "fmt", type=_OneOf("format", FORMATS), default="table", show_default=True)
 @click.option("--plot", "plot", default=None, metavar="FILE", help=_PLOT_HELP)
 def fracvar_cmd(domain, dim, activation, depths, weight_var, bias_var, kernels, max_degree, precision, threads, fmt,
@@ -319,7 +319,7 @@ def _grid_options(command):
         click.option("--max-degree", type=_Int("max_degree"), default=8, show_default=True,
                      help="Degrees 0..max-degree."),
         click.option("--threads", type=_Int("threads"), default=None,
-                     help="Worker threads (cube).  [default: min(CPUs, 8)]"),
+                     help="Workers (cube; forked processes on Linux, else threads).  [default: min(CPUs, 8)]"),
         click.option("--format", "fmt", type=_OneOf("format", FORMATS), default="table", show_default=True),
         click.option("--plot", "plot", default=None, metavar="FILE", help=_PLOT_HELP),
     ]

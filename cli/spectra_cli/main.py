@@ -912,8 +912,8 @@ def _default_threads() -> int:
 @click.option("--max-degree", type=_Int("max_degree"), default=None,
               help="Degrees 0..max-degree (at most dim on the cube).  [default: cube min(dim, 10); sphere 10]")
 @click.option("--threads", type=_Int("threads"), default=_default_threads,
-              help="Worker threads (the weight_var grid is split among them); cube only, ignored "
-                   "with --domain sphere.  [default: min(CPUs, 8)]")
+              help="Workers (the weight_var grid is split among them; forked processes on Linux, "
+                   "threads elsewhere); cube only, ignored with --domain sphere.  [default: min(CPUs, 8)]")
 @click.option("--output", "-o", required=True, metavar="FILE",
               help="Output file: .npz (arrays) or .csv (long format). Written atomically.")
 def sweep(domain, activation, kernels, dim, max_depth, weight_var, bias_var, max_degree, threads, output):
