@@ -626,12 +626,18 @@ def _run_forked(run, chunks, step):
     import selectors
     import signal
     import traceback
+    import warnings
 
     children = {}  # read end -> pid
     try:
         for ch in chunks:
             r, w = os.pipe()
-            pid = os.fork()
+            with warnings.catch_warnings():
+                # Python ≥ 3.12 warns about fork() in a multi-threaded process (e.g. BLAS's own
+                # threads): the child runs only numpy arithmetic on inherited arrays, writes to its
+                # pipe and leaves with os._exit, so it takes none of the locks other threads hold
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
             if pid == 0:  # child: compute, report, never return into the caller's code
                 code = 0
                 try:
