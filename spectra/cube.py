@@ -746,8 +746,6 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
     recursion computes there, and each interval's binomial mass is charged with the larger of its
     end-point bounds.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     from .activations import get_activation
 
     act = get_activation(activation)
@@ -859,6 +857,8 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
         elif processes:
             _run_forked(run, chunks, step)
         else:
+            from concurrent.futures import ThreadPoolExecutor
+
             def task(ch):  # numpy's error state is per thread (a context variable)
                 with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                     run(ch, step)
