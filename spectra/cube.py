@@ -199,7 +199,6 @@ def _transform_double(f, e, d, degrees, rel=0.0, work=None, abs_mean=None, rms_e
     n = f.shape[0]
     lead = f.shape[1:]
     f = np.ascontiguousarray(f).reshape(n, -1)  # (points, columns): differences are block subtractions
-    cols = f.shape[1]
     if np.ndim(rel):
         rel = np.broadcast_to(rel, lead).reshape(-1)
     plan = _plan(d, tuple(degrees))
@@ -207,25 +206,37 @@ def _transform_double(f, e, d, degrees, rel=0.0, work=None, abs_mean=None, rms_e
         rms_e = _rms(np.broadcast_to(e, (n,) + lead).reshape(n, -1), plan.w_d)
     elif rms_e is not None:
         rms_e = np.broadcast_to(rms_e, lead).reshape(-1)
-    mu = np.empty((len(degrees), cols))
-    rnd = np.empty_like(mu)  # rounding of the averages / products
     with np.errstate(over="ignore", invalid="ignore"):
-        if plan.fast:
-            if work is None or work.shape[1] < n or work.shape[2] < cols:
-                work = np.empty((3, n, cols))
-            _fast_core(f, plan, work, abs_mean, mu, rnd)
-        else:
-            _slow_core(f, plan, mu, rnd)
-        err = _errors(plan, mu, rnd, rel, rms_e)
+        mu, err = _transform_cols(f, plan, rel, rms_e, work, abs_mean)
     return np.moveaxis(mu, 0, -1).reshape(lead + (-1,)), np.moveaxis(err, 0, -1).reshape(lead + (-1,))
 
 
-def _errors(plan, mu, rnd, rel, rms_e):
-    """Rounding + shared (``rel``) + point-wise (``rms_e``) error bounds, (degree, columns)."""
+def _transform_cols(f, plan, rel, rms_e, work=None, abs_mean=None, mu=None, rnd=None):
+    """(μ, error bounds), each (degree, columns), of f (d+1, columns): the algorithm of
+    :func:`_transform_double` without its reshaping. ``mu`` and ``rnd`` (degree, columns) may be
+    given to write into; the error bound is rounding + shared (``rel``) + point-wise (``rms_e``)."""
+    n, cols = f.shape
+    mu = np.empty((len(plan.degrees), cols)) if mu is None else mu
+    rnd = np.empty_like(mu) if rnd is None else rnd  # rounding of the averages / products
+    if plan.fast:
+        if work is None or work.shape[1] < n or work.shape[2] < cols:
+            work = np.empty((3, n, cols))
+        _fast_core(f, plan, work, abs_mean, mu, rnd)
+    else:
+        _slow_core(f, plan, mu, rnd)
     err = rnd + plan.kvec1 * np.abs(mu) * rel
     if rms_e is not None:
         err += plan.noise * rms_e
-    return err
+    return mu, err
+
+
+def _center_gaps(mu, err, center, rel, ks):
+    """In place, degree along the first axis: μ of Φ = c − gap (c the value at t = 0) from μ of
+    the gap: μ_0 = c − μ_0(gap), μ_k = −μ_k(gap) for k ≥ 1."""
+    np.negative(mu, out=mu)
+    if ks[0] == 0:
+        mu[0] += center
+        err[0] += _U * (np.abs(center) + np.abs(mu[0])) + rel * np.abs(center)
 
 
 def _slow_core(f, plan, mu, rnd):
@@ -258,10 +269,7 @@ def _from_gaps(center, gap, gap_err, rel, d, ks, **transform):
 
     ``transform`` passes ``work``, ``abs_mean`` and ``rms_e`` on to :func:`_transform_double`."""
     mu, err = _transform_double(gap, gap_err, d, ks, rel, **transform)
-    mu = -mu
-    if ks[0] == 0:
-        mu[..., 0] += center
-        err[..., 0] += _U * (np.abs(center) + np.abs(mu[..., 0])) + rel * np.abs(center)
+    _center_gaps(np.moveaxis(mu, -1, 0), np.moveaxis(err, -1, 0), center, rel, ks)
     return mu, err
 
 
@@ -597,7 +605,7 @@ def _grid_threads(threads):
 
 
 def _grid_chunks(n_weight_var, n_bias_var, threads, block=None):
-    """Work items: (weight_var indices, bias_var indices). One item per thread by default
+    """Work items: (weight_var indices, bias_var indices). One item per worker by default
     (per-call overhead dominates small items); the weight_var axis is split, or the bias_var
     axis when there are fewer weight_var values than threads (e.g. a single σ_w²)."""
     if block is not None:
@@ -817,19 +825,8 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
                 # point-wise errors: rms_B(e)² ≤ Σ_intervals mass · max(end-point bounds)²
                 esub = L.gap_err(k).reshape(nsub, C)
                 rms = _rms(np.maximum(esub[:-1], esub[1:]), mass)
-                if plan.fast:
-                    _fast_core(f, plan, work, amean, mu[n], rnd)
-                else:
-                    _slow_core(f, plan, mu[n], rnd)
-                e = err[n]
-                e[...] = _errors(plan, mu[n], rnd, rel, rms)
-                # Φ = c − gap: μ_0 = c − μ_0(gap), μ_k = −μ_k(gap) for k ≥ 1
-                m = mu[n]
-                np.negative(m, out=m)
-                if ks[0] == 0:
-                    center = L.center(k).reshape(C)
-                    m[0] += center
-                    e[0] += _U * (np.abs(center) + np.abs(m[0])) + rel * np.abs(center)
+                err[n] = _transform_cols(f, plan, rel, rms, work, amean, mu[n], rnd)[1]
+                _center_gaps(mu[n], err[n], L.center(k).reshape(C), rel, ks)
             for n, i, all_cols in zeros[L.depth]:
                 if all_cols:
                     mu[n, i] = err[n, i] = 0.0
