@@ -319,17 +319,26 @@ _ATAN_SERIES = 2.0**-18  # g² below this: arctan g = g − g³/3 + g⁵/5 to wi
 def _scaled_arctan(g, c):
     """c · arctan(g), overwriting ``g``. The three-term odd series where |g| < 2⁻⁹ (in deep
     layers most gaps are that small; np.arctan costs ~10 ns an entry, the series a few passes),
-    np.arctan on the rest."""
+    np.arctan on the rest: gathered and scattered back when they are few (a ``where=`` mask
+    calls the loop once per run of entries), on every entry when they are many."""
     g2 = np.multiply(g, g, out=np.empty(g.shape))
+    if g2.size and g2.max() >= _ATAN_SERIES:
+        big = np.flatnonzero(g2 >= _ATAN_SERIES)
+        if 3 * big.size > g.size:  # many: np.arctan everywhere (both agree to ~1 ulp)
+            np.arctan(g, out=g)
+            return np.multiply(g, c, out=g2)
+    else:
+        big = None
     out = np.multiply(g2, c / 5, out=np.empty(g.shape))
     out -= c / 3
     out *= g2
     out += c
     out *= g
-    big = np.greater_equal(g2, _ATAN_SERIES, out=np.empty(g.shape, dtype=bool))
-    if big.any():
-        np.arctan(g, out=g, where=big)
-        np.multiply(g, c, out=out, where=big)
+    if big is not None:
+        flat = out.reshape(-1)
+        vals = np.arctan(g.reshape(-1)[big])
+        vals *= np.broadcast_to(c, g.shape)[np.unravel_index(big, g.shape)] if np.ndim(c) else c
+        flat[big] = vals
     return out
 
 

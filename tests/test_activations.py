@@ -54,3 +54,24 @@ def test_asin_diff_half_angle():
     for xi, yi, g in zip(x, y, got):
         want = ctx.asin(xi) - ctx.asin(yi)
         assert abs(g - want) <= 4e-16 * max(abs(want), 1e-300) + 1e-300 or abs(g - want) < 1e-15
+
+
+@pytest.mark.parametrize("layout", ["all series", "few arctan", "many arctan"])
+def test_erf_scaled_arctan_paths(layout):
+    """c · arctan(g) on whole arrays, as the sweep calls it (per-column c, the series below 2⁻⁹,
+    np.arctan gathered for a few entries or applied to all): within 3 units of 2⁻⁵³ of 40 digits."""
+    from spectra.activations import _scaled_arctan
+
+    ctx = mpmath.MPContext()
+    ctx.dps = 40
+    rng = np.random.default_rng(1)
+    small = 10 ** rng.uniform(-14, np.log10(2.0**-9), (40, 7))
+    big = 10 ** rng.uniform(np.log10(2.0**-9), 0.5, (40, 7))
+    frac = {"all series": 0.0, "few arctan": 0.1, "many arctan": 0.8}[layout]
+    g = np.where(rng.random((40, 7)) < frac, big, small) * rng.choice([-1, 1], (40, 7))
+    g[0, :3] = [2.0**-9, np.nextafter(2.0**-9, 0), -(2.0**-9)]  # both sides of the switch
+    c = rng.uniform(0.5, 3, (1, 7))
+    got = _scaled_arctan(g.copy(), c)
+    for (i, j), v in np.ndenumerate(got):
+        want = ctx.mpf(float(c[0, j])) * ctx.atan(ctx.mpf(float(g[i, j])))
+        assert abs(v - want) <= 3 * 2.0**-53 * abs(want), (i, j, g[i, j])
