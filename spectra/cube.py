@@ -626,6 +626,22 @@ def _shared_empty(shape):
     return np.frombuffer(mmap.mmap(-1, max(8 * n, 1)), dtype=float, count=n).reshape(shape)
 
 
+def _keep_heap():
+    """In a forked worker (glibc): keep freed memory in the heap instead of handing it back to the
+    kernel. Each layer allocates and frees arrays of about a megabyte; by default glibc serves
+    them with mmap or trims them off the heap, and every reuse then costs page faults (about a
+    fifth of a worker's time here). The worker is a short-lived process that exits with
+    os._exit, so the setting never reaches the caller's process."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        return
+    mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+    mallopt(-3, 1 << 25)  # M_MMAP_THRESHOLD: its largest value, 32 MiB
+
+
 def _run_forked(run, chunks, step):
     """``run(chunk, report)`` for each chunk in a forked child process. Each child reports a
     step by writing one byte to its pipe and an error as ``!`` and the traceback; the parent
@@ -650,6 +666,7 @@ def _run_forked(run, chunks, step):
                 code = 0
                 try:
                     os.close(r)
+                    _keep_heap()
                     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                         run(ch, lambda w=w: os.write(w, b"."))
                 except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
@@ -796,21 +813,22 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
     # processes and a single worker: each work item computes its own, in parallel
     ntk = "ntk" in kernels
     columns = None
+    # the grid runs flattened, weight_var-major: (points, columns) arrays with one contiguous trailing
+    # axis (a (points, n_w, n_b) broadcast would run numpy's inner loops n_b entries at a time)
+    sw_all, sb_all = np.repeat(wv, bv.size)[None, :], np.tile(bv, wv.size)[None, :]
     if threads > 1 and not processes:
-        columns = list(gap_columns(act, wv[None, :, None], bv[None, None, :], max_depth, ntk, True, True,
-                                   np.zeros((1, wv.size, bv.size))))
+        columns = list(gap_columns(act, sw_all, sb_all, max_depth, ntk, True, True, np.zeros((1, sw_all.size))))
 
     plan = _plan(dim, tuple(ks))
     nsub = sub.size
 
     def run(chunk, step):
         idx, jdx = chunk
-        sw = wv[idx][None, :, None]
-        sb = bv[jdx][None, None, :]
         block = (slice(idx[0], idx[-1] + 1), slice(jdx[0], jdx[-1] + 1))
-        C = idx.size * jdx.size
-        gen = layers_gap(act, full[:, None, None], sw, sb, max_depth, ntk=ntk, track=True, track_points=sub,
-                         columns=None if columns is None else [c.take(block) for c in columns])
+        cols = (idx[:, None] * bv.size + jdx[None, :]).reshape(-1)  # flattened grid columns of the item
+        C = cols.size
+        gen = layers_gap(act, full[:, None], sw_all[:, cols], sb_all[:, cols], max_depth, ntk=ntk, track=True,
+                         track_points=sub, columns=None if columns is None else [c.take((cols,)) for c in columns])
         zero_b = np.tile(bv[jdx] == 0, idx.size)
         work = np.empty((3, dim + 1, C))
         mu = np.empty((len(kernels), len(ks), C))

@@ -43,15 +43,22 @@ class Layer:
     rel_err: object = None
 
 
+_REL_STEP = 2.0**-20  # relative step of the central difference in :func:`_shared_rel`
+
+
 def _shared_rel(act, rel, q, q_new, weight_var, ops):
     """Propagate the relative error shared by all points through the diagonal map
     q ↦ σ_w² V(q; q, q) + σ_b²: it is amplified by σ_w² V/q' times the log-slope
     d log V(q; q, q)/d log q (1 for relu, n for xⁿ), measured by a central difference."""
-    h = 2.0**-20
-    V = act.dual(q, q, q, ops)
-    up, dn = q * (1 + h), q * (1 - h)
+    up, dn = q * (1 + _REL_STEP), q * (1 - _REL_STEP)
+    return _shared_rel_from(act, rel, act.dual(q, q, q, ops), act.dual(up, up, up, ops), act.dual(dn, dn, dn, ops),
+                            q_new, weight_var, ops)
+
+
+def _shared_rel_from(act, rel, V, V_up, V_dn, q_new, weight_var, ops):
+    """:func:`_shared_rel` from V(q; q, q) and its values at q(1 ± 2⁻²⁰)."""
     with np.errstate(all="ignore"):
-        slope = np.abs(act.dual(up, up, up, ops) - act.dual(dn, dn, dn, ops)) / (2 * h * np.abs(V))
+        slope = np.abs(V_up - V_dn) / (2 * _REL_STEP * np.abs(V))
         gain = np.where(V != 0, slope * np.abs(weight_var * V / q_new), 0.0)  # V underflowed: nothing left
     return rel * gain + 4 * act.rounding * ops.eps
 
@@ -247,29 +254,44 @@ def gap_columns(act, weight_var, bias_var, depth, ntk=True, track=False, pin=Tru
         if l == depth:
             yield c
             return
-        Vq = act.dual(q, q, q, ops)
-        Va = act.dual(a, q, q, ops)
+        # every dual of the step in one call on stacked arguments (they act entry-wise): V at
+        # q, a, Σ(−1) and, for the shared error, at q(1 ± h) with its own diagonal
+        args, diag = [q, a], [q, q]
+        if pin:
+            args.append(lo)
+            diag.append(q)
+        if track:
+            up, dn = q * (1 + _REL_STEP), q * (1 - _REL_STEP)
+            args += [up, dn]
+            diag += [up, dn]
+        diag = np.stack(diag)
+        V = act.dual(np.stack(args), diag, diag, ops)
+        Vq, Va = V[0], V[1]
         gq, gDq = gaps(q, gamma, q, zero)  # diagonal minus reference: γ' and V'(q) − V'(a)
         gamma_new = sw * gq
         if ntk or track:
-            c.Dq = act.ddual(q, q, q, ops)
+            if ntk and pin:
+                D = act.ddual(np.stack([q, lo]), diag[:2], diag[:2], ops)
+                c.Dq, D_lo = D[0], D[1]
+            else:
+                c.Dq = act.ddual(q, q, q, ops)
             c.Da = c.Dq - gDq
         c.Vq = Vq
         q_new, a_new = sw * Vq + sb, sw * Va + sb
         if pin:
-            lo_new = sw * act.dual(lo, q, q, ops) + sb
+            lo_new = sw * V[2] + sb
             c.d_top, c.d_bottom = -gamma_new, a_new - lo_new
         if ntk:
             p_new, P_new = q_new + sw * p * c.Dq, a_new + sw * P * c.Da
             if pin:
-                loT_new = lo_new + sw * lo_T * act.ddual(lo, q, q, ops)
+                loT_new = lo_new + sw * lo_T * D_lo
                 c.e_top, c.e_bottom = P_new - p_new, P_new - loT_new
         if track:
             if pin:  # direct recursion at t = ±1: rounding relative to the scale q, per layer
                 c.end_d = (l + 2) * u * r * (np.abs(q_new) + np.abs(a_new))
                 if ntk:
                     c.end_e = (l + 2) * u * r * (np.abs(p_new) + np.abs(P_new))
-            rel = _shared_rel(act, rel, q, q_new, sw, ops)
+            rel = _shared_rel_from(act, rel, Vq, V[-2], V[-1], q_new, sw, ops)
         yield c
         q, a, gamma = q_new, a_new, gamma_new
         if pin:
