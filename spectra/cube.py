@@ -648,8 +648,6 @@ def _run_forked(run, chunks, step):
     turns the bytes into ``step()`` calls and the first error into a RuntimeError. Any
     exception in the parent (Ctrl-C, or ``step`` raising) kills the children."""
     import selectors
-    import signal
-    import traceback
     import warnings
 
     children = {}  # read end -> pid
@@ -672,6 +670,8 @@ def _run_forked(run, chunks, step):
                 except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
                     code = 1
                     with contextlib.suppress(BaseException):
+                        import traceback
+
                         os.write(w, b"!" + traceback.format_exc().encode(errors="replace"))
                 finally:
                     os._exit(code)
@@ -707,6 +707,8 @@ def _run_forked(run, chunks, step):
             raise RuntimeError("a sweep worker process failed:\n" + next(iter(errors.values())).decode(errors="replace"))
     finally:
         for r, pid in children.items():  # only left on an exception in the parent
+            import signal
+
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(OSError):
