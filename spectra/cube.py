@@ -643,11 +643,13 @@ def _keep_heap():
     mallopt(-3, 1 << 25)  # M_MMAP_THRESHOLD: its largest value, 32 MiB
 
 
-def _run_forked(run, chunks, step):
+def _run_forked(run, chunks, step=None):
     """``run(chunk, report)`` for each chunk in a forked child process. Each child reports a
     step by writing one byte to its pipe and an error as ``!`` and the traceback; the parent
     turns the bytes into ``step()`` calls and the first error into a RuntimeError. Any
-    exception in the parent (Ctrl-C, or ``step`` raising) kills the children."""
+    exception in the parent (Ctrl-C, or ``step`` raising) kills the children. Without ``step``
+    the children report nothing but errors (the parent then sleeps until they finish instead of
+    waking at every step)."""
     import selectors
     import warnings
 
@@ -667,7 +669,7 @@ def _run_forked(run, chunks, step):
                     os.close(r)
                     _keep_heap()
                     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                        run(ch, lambda w=w: os.write(w, b"."))
+                        run(ch, (lambda w=w: os.write(w, b".")) if step is not None else (lambda: None))
                 except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
                     code = 1
                     with contextlib.suppress(BaseException):
@@ -873,7 +875,7 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
             for ch in chunks:
                 run(ch, step)
         elif processes:
-            _run_forked(run, chunks, step)
+            _run_forked(run, chunks, step if progress is not None else None)
         else:
             from concurrent.futures import ThreadPoolExecutor
 
