@@ -598,6 +598,10 @@ def _cube_exact(spec, d, kernel, ks, common):
                     flags=(None,) * n, trace=vals[0], **common)
 
 
+def _noop():
+    pass
+
+
 def _grid_threads(threads):
     import os
 
@@ -768,10 +772,11 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
 
     Notes
     -----
-    The recursion runs in gap form (:func:`spectra.kernels.layers_gap`). Its per-architecture
-    part (:func:`spectra.kernels.gap_columns`, independent of t) is computed once for the whole
-    grid before the threads start; the threads run the point-wise part and the transform, whose
-    array operations are large enough to release the GIL. The point-wise error bounds, which vary
+    The recursion runs in gap form (:func:`spectra.kernels.layers_gap`) on the grid flattened
+    to one axis of columns. Its per-architecture part (:func:`spectra.kernels.gap_columns`,
+    independent of t) is computed by each forked worker for its own columns, or, with threads,
+    once for the whole grid before they start (its many small array operations would contend
+    for the GIL). The point-wise error bounds, which vary
     smoothly with t, are propagated on every ``s``-th grid point (s ≈ d/8), from the values the
     recursion computes there, and each interval's binomial mass is charged with the larger of its
     end-point bounds.
@@ -867,21 +872,18 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
     # the worker threads already use every core: BLAS threads on top would oversubscribe them
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"), \
             threadpool_limits(1 if threads > 1 else None, user_api="blas"):
-        def step():
-            if progress is not None:
-                progress(1)
-
-        if threads == 1:
+        step = None if progress is None else (lambda: progress(1))
+        if processes and threads > 1:
+            _run_forked(run, chunks, step)  # no step: the workers write no step bytes at all
+        elif threads == 1:
             for ch in chunks:
-                run(ch, step)
-        elif processes:
-            _run_forked(run, chunks, step if progress is not None else None)
+                run(ch, step or _noop)
         else:
             from concurrent.futures import ThreadPoolExecutor
 
             def task(ch):  # numpy's error state is per thread (a context variable)
                 with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                    run(ch, step)
+                    run(ch, step or _noop)
 
             with ThreadPoolExecutor(threads) as pool:
                 list(pool.map(task, chunks))
