@@ -75,3 +75,31 @@ def test_erf_scaled_arctan_paths(layout):
     for (i, j), v in np.ndenumerate(got):
         want = ctx.mpf(float(c[0, j])) * ctx.atan(ctx.mpf(float(g[i, j])))
         assert abs(v - want) <= 3 * 2.0**-53 * abs(want), (i, j, g[i, j])
+
+
+@pytest.mark.parametrize("rows", [138, 129])
+def test_erf_gaps_sweep_layout(rows):
+    """erf's gaps on a (points, columns) array with per-column a, q and scale, as the sweep calls
+    them (the arctan series and np.arctan mixed, the scale applied last): every sampled entry
+    against the difference of the reference duals at 60 digits."""
+    act = get_activation("erf")
+    ctx = mpmath.MPContext()
+    ctx.dps = 60
+    rng = np.random.default_rng(rows)
+    C = 37
+    q = rng.uniform(0.5, 6, (1, C))
+    a = q * rng.uniform(-0.9, 0.9, (1, C))
+    scale = rng.uniform(1, 5, (1, C))
+    # δ = a − b with b spread over (−q, q], tiny gaps included (the series path of arctan)
+    b = np.where(rng.random((rows, C)) < 0.5, a - q * 10 ** rng.uniform(-12, -3, (rows, C)),
+                 q * rng.uniform(-1, 1, (rows, C)))
+    delta = a - b
+    g, gd = act.gaps(a, delta, q, None, scale)
+    assert g.shape == gd.shape == (rows, C)
+    for i, j in zip(rng.integers(0, rows, 60), rng.integers(0, C, 60)):
+        A, Q, S = ctx.mpf(float(a[0, j])), ctx.mpf(float(q[0, j])), ctx.mpf(float(scale[0, j]))
+        B = A - ctx.mpf(float(delta[i, j]))
+        want = S * (ref.dual_closed("erf", A, Q, Q, ctx) - ref.dual_closed("erf", B, Q, Q, ctx))
+        want_d = S * (ref.ddual_closed("erf", A, Q, Q, ctx) - ref.ddual_closed("erf", B, Q, Q, ctx))
+        assert abs(g[i, j] - want) <= 1e-12 * abs(want), (i, j)
+        assert abs(gd[i, j] - want_d) <= 1e-12 * abs(want_d) + 1e-16 * S, (i, j)
