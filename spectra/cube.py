@@ -140,9 +140,31 @@ def _plan(d, degrees):
     return _Plan(d, degrees)
 
 
+def _rounding_01(plan, abs_mean, rnd):
+    """The rounding bounds of μ_0 and μ_1 (fast path) from E_B|f| (``abs_mean``, per column), into
+    ``rnd`` (degree along its second-to-last axis)."""
+    want = plan.want
+    if 0 in want:
+        rnd[..., want[0], :] = plan.c0 * abs_mean
+    if 1 in want:
+        rnd[..., want[1], :] = plan.c1 * abs_mean
+
+
+def _transform_core(f, plan, work, abs_mean, mu, rnd):
+    """μ and the rounding bounds (degree, columns) of f (d+1, columns) into ``mu`` and ``rnd``:
+    :func:`_fast_core` or :func:`_slow_core`. ``abs_mean`` False (fast path): leave the rounding
+    of μ_0 and μ_1 to the caller (:func:`_rounding_01`, e.g. for several blocks of columns at once)."""
+    if plan.fast:
+        _fast_core(f, plan, work, abs_mean, mu, rnd)
+    else:
+        _slow_core(f, plan, mu, rnd)
+
+
 def _fast_core(f, plan, work, abs_mean, mu, rnd):
     """The fast path of :func:`_transform_double` on f of shape (d+1, columns): writes μ and the
-    rounding bounds (degree, columns) into ``mu`` and ``rnd``; ``work`` is (3, ≥ d+1, ≥ columns)."""
+    rounding bounds (degree, columns) into ``mu`` and ``rnd``; ``work`` is (3, ≥ d+1, ≥ columns).
+    ``abs_mean`` (E_B|f| per column): None computes it; False leaves the rows of μ_0, μ_1 in
+    ``rnd`` unwritten."""
     n, cols = f.shape
     want = plan.want
     A, G1, G2 = work[0, :n, :cols], work[1, : n - 1, :cols], work[2, : n - 2, :cols]
@@ -153,11 +175,11 @@ def _fast_core(f, plan, work, abs_mean, mu, rnd):
     # ½ E_{B_{d−1}}|Δf| ≤ E_{B_d}|f|
     if 0 in want:
         mu[want[0]] = plan.w_d @ f
-        rnd[want[0]] = plan.c0 * abs_mean
     np.subtract(f[:-1], f[1:], out=G1)
     if 1 in want:
         mu[want[1]] = (plan.w_1 @ G1) * 0.5
-        rnd[want[1]] = plan.c1 * abs_mean
+    if abs_mean is not False:
+        _rounding_01(plan, abs_mean, rnd)
     np.subtract(G1[:-1], G1[1:], out=G2)
     A2 = A[: n - 2]
     if isinstance(plan.rows, slice):
@@ -218,12 +240,9 @@ def _transform_cols(f, plan, rel, rms_e, work=None, abs_mean=None, mu=None, rnd=
     n, cols = f.shape
     mu = np.empty((len(plan.degrees), cols)) if mu is None else mu
     rnd = np.empty_like(mu) if rnd is None else rnd  # rounding of the averages / products
-    if plan.fast:
-        if work is None or work.shape[1] < n or work.shape[2] < cols:
-            work = np.empty((3, n, cols))
-        _fast_core(f, plan, work, abs_mean, mu, rnd)
-    else:
-        _slow_core(f, plan, mu, rnd)
+    if plan.fast and (work is None or work.shape[1] < n or work.shape[2] < cols):
+        work = np.empty((3, n, cols))
+    _transform_core(f, plan, work, abs_mean, mu, rnd)
     err = rnd + plan.kvec1 * np.abs(mu) * rel
     if rms_e is not None:
         err += plan.noise * rms_e
@@ -598,6 +617,26 @@ def _cube_exact(spec, d, kernel, ks, common):
                     flags=(None,) * n, trace=vals[0], **common)
 
 
+def _zero_index(zeros, nk, C, zero_b):
+    """Per depth, index tuples into (kernel, degree, column) arrays of the structural zeros:
+    ``zeros[L]`` lists (kernel, degree position, in every column); the others are zero in the
+    columns ``zero_b`` (σ_b² = 0) only. Depths with the same zeros share their indices."""
+    cache, out = {}, []
+    for entries in zeros:
+        key = tuple(entries)
+        if key not in cache:
+            idx = []
+            for every in (True, False):
+                sel = np.array([(n, i) for n, i, a in entries if a == every], dtype=np.intp).reshape(-1, 2)
+                if not sel.size or (not every and not zero_b.size):
+                    continue
+                n, i = sel[:, :1], sel[:, 1:]
+                idx.append((n, i, np.arange(C)[None, :]) if every else (n, i, zero_b[None, :]))
+            cache[key] = idx
+        out.append(cache[key])
+    return out
+
+
 def _noop():
     pass
 
@@ -839,27 +878,38 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
         C = cols.size
         gen = layers_gap(act, full[:, None], sw_all[:, cols], sb_all[:, cols], max_depth, ntk=ntk, track=True,
                          track_points=sub, columns=None if columns is None else [c.take((cols,)) for c in columns])
-        zero_b = np.tile(bv[jdx] == 0, idx.size)
+        nk = len(kernels)
+        zidx = _zero_index(zeros, nk, C, np.flatnonzero(np.tile(bv[jdx] == 0, idx.size)))
         work = np.empty((3, dim + 1, C))
-        mu = np.empty((len(kernels), len(ks), C))
-        rnd = np.empty((len(ks), C))
+        mu = np.empty((nk, len(ks), C))
+        rnd = np.empty_like(mu)
         err = np.empty_like(mu)
+        ends = np.empty((2, nsub, nk, C))  # |gap| and its error bound at the tracked points
+        center = np.empty((nk, C))
         for L in gen:
             rel = L.rel_err if np.ndim(L.rel_err) == 0 else L.rel_err.reshape(C)
             for n, k in enumerate(kernels):
                 f = L.gap(k).reshape(dim + 1, C)
-                gsub = np.abs(f[sub])
-                amean = mass @ np.maximum(gsub[:-1], gsub[1:])
-                # point-wise errors: rms_B(e)² ≤ Σ_intervals mass · max(end-point bounds)²
-                esub = L.gap_err(k).reshape(nsub, C)
-                rms = _rms(np.maximum(esub[:-1], esub[1:]), mass)
-                err[n] = _transform_cols(f, plan, rel, rms, work, amean, mu[n], rnd)[1]
-                _center_gaps(mu[n], err[n], L.center(k).reshape(C), rel, ks)
-            for n, i, all_cols in zeros[L.depth]:
-                if all_cols:
-                    mu[n, i] = err[n, i] = 0.0
-                else:
-                    mu[n, i, zero_b] = err[n, i, zero_b] = 0.0
+                ends[0, :, n] = f[sub]
+                ends[1, :, n] = L.gap_err(k).reshape(nsub, C)
+                center[n] = L.center(k).reshape(C)
+                _transform_core(f, plan, work, False, mu[n], rnd[n])
+            # both kernels at once from here. E_B|gap| (for the rounding of μ_0, μ_1) and the
+            # point-wise errors, rms_B(e)² ≤ Σ_intervals mass · max(end-point bounds)²
+            np.abs(ends[0], out=ends[0])
+            hi = np.maximum(ends[:, :-1], ends[:, 1:]).reshape(2, nsub - 1, nk * C)
+            amean = (mass @ hi[0]).reshape(nk, C)
+            rms = _rms(hi[1], mass).reshape(nk, 1, C)
+            if plan.fast:
+                _rounding_01(plan, amean, rnd)
+            np.abs(mu, out=err)
+            err *= plan.kvec1
+            err *= rel
+            err += rnd
+            err += plan.noise * rms
+            _center_gaps(mu.swapaxes(0, 1), err.swapaxes(0, 1), center, rel, ks)
+            for z in zidx[L.depth]:
+                mu[z] = err[z] = 0.0
             mu[~(err <= UNRESOLVED_RTOL * np.abs(mu))] = np.nan
             for n, k in enumerate(kernels):
                 out[k][(L.depth,) + block] = mu[n].T.reshape(idx.size, jdx.size, -1)
