@@ -648,17 +648,15 @@ def _grid_threads(threads):
 
 
 def _grid_chunks(n_weight_var, n_bias_var, threads, block=None):
-    """Work items: (weight_var indices, bias_var indices). One item per worker by default
-    (per-call overhead dominates small items); the weight_var axis is split, or the bias_var
-    axis when there are fewer weight_var values than threads (e.g. a single σ_w²)."""
+    """Work items: ranges [start, stop) of the grid's columns flattened weight_var-major. One
+    item per worker by default (per-call overhead dominates small items), the columns shared out
+    equally (to within one); with ``block``, ``block`` weight_var values (rows of the grid) each."""
+    n = n_weight_var * n_bias_var
     if block is not None:
-        block = _validate.integer("block", block, lo=1)
-    all_w, all_b = np.arange(n_weight_var), np.arange(n_bias_var)
-    if n_weight_var >= threads or n_bias_var < 2 * n_weight_var:
-        b = block or max(1, -(-n_weight_var // threads))
-        return [(all_w[i:i + b], all_b) for i in range(0, n_weight_var, b)]
-    b = block or max(1, -(-n_bias_var // threads))
-    return [(all_w, all_b[j:j + b]) for j in range(0, n_bias_var, b)]
+        step = _validate.integer("block", block, lo=1) * n_bias_var
+        return [(i, min(i + step, n)) for i in range(0, n, step)]
+    k = min(threads, n)
+    return [(i * n // k, (i + 1) * n // k) for i in range(k)]
 
 
 def _shared_empty(shape):
@@ -788,11 +786,10 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
         Called as ``progress(1)`` after each (depth, work item) step; the number of
         steps is :func:`grid_steps` ``(max_depth, len(weight_var), len(bias_var), threads, block)``.
     threads : int, optional
-        Workers (default: the number of CPUs, at most 8). The work items (blocks of the
-        weight_var grid, or of the bias_var grid when there are fewer weight_var values than
-        workers) run in parallel.
+        Workers (default: the number of CPUs, at most 8). The work items (ranges of the grid's
+        points, weight_var-major, as equal as their number allows) run in parallel.
     block : int, optional
-        weight_var values per work item (default: an equal share per worker).
+        weight_var values per work item (default: an equal share of the grid per worker).
     processes : bool, optional
         Run the workers as forked processes that write into shared memory (default: on Linux,
         when there is more than one worker) instead of threads. The many small array operations
@@ -870,16 +867,15 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
 
     plan = _plan(dim, tuple(ks))
     nsub = sub.size
+    flat = {k: v.reshape(max_depth + 1, wv.size * bv.size, *v.shape[3:]) for k, v in out.items()}
 
     def run(chunk, step):
-        idx, jdx = chunk
-        block = (slice(idx[0], idx[-1] + 1), slice(jdx[0], jdx[-1] + 1))
-        cols = (idx[:, None] * bv.size + jdx[None, :]).reshape(-1)  # flattened grid columns of the item
-        C = cols.size
+        cols = slice(*chunk)  # flattened grid columns of the item
+        C = chunk[1] - chunk[0]
         gen = layers_gap(act, full[:, None], sw_all[:, cols], sb_all[:, cols], max_depth, ntk=ntk, track=True,
                          track_points=sub, columns=None if columns is None else [c.take((cols,)) for c in columns])
         nk = len(kernels)
-        zidx = _zero_index(zeros, nk, C, np.flatnonzero(np.tile(bv[jdx] == 0, idx.size)))
+        zidx = _zero_index(zeros, nk, C, np.flatnonzero(sb_all[0, cols] == 0))
         work = np.empty((3, dim + 1, C))
         mu = np.empty((nk, len(ks), C))
         rnd = np.empty_like(mu)
@@ -911,10 +907,10 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
             for z in zidx[L.depth]:
                 mu[z] = err[z] = 0.0
             mu[~(err <= UNRESOLVED_RTOL * np.abs(mu))] = np.nan
-            for n, k in enumerate(kernels):
-                out[k][(L.depth,) + block] = mu[n].T.reshape(idx.size, jdx.size, -1)
-                out[k + "_err"][(L.depth,) + block] = err[n].T.reshape(idx.size, jdx.size, -1)
-                out[k + "_phi1"][(L.depth,) + block] = L.diag(k).reshape(idx.size, jdx.size)
+            for n, k in enumerate(kernels):  # (the flat views of contiguous output arrays)
+                flat[k][L.depth, cols] = mu[n].T
+                flat[k + "_err"][L.depth, cols] = err[n].T
+                flat[k + "_phi1"][L.depth, cols] = L.diag(k).reshape(C)
             step()
 
     from threadpoolctl import threadpool_limits

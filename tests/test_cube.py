@@ -225,7 +225,7 @@ _FORK = pytest.mark.skipif(not hasattr(os, "fork"), reason="forked workers need 
 
 @pytest.mark.parametrize("processes", [False, pytest.param(True, marks=_FORK)])
 @pytest.mark.parametrize("wv,bv", [
-    (np.array([1.0, 2.5, 4.0]), np.array([0.0, 0.5, 3.0])),  # work split along weight_var
+    (np.array([1.0, 2.5, 4.0]), np.array([0.0, 0.5, 3.0])),  # 9 points: items of 5 and 4 cross a weight_var row
     (np.array([2.0]), np.array([0.0, 0.2, 0.5, 1.0, 3.0])),  # one weight_var: split along bias_var
 ])
 def test_grid_matches_single(wv, bv, processes):
@@ -247,6 +247,34 @@ def test_grid_matches_single(wv, bv, processes):
                         elif np.isfinite(g[kk]) and np.isfinite(s.values[kk]):
                             tol = out[k + "_err"][L, i, j, kk] + s.errors[kk]
                             assert abs(g[kk] - s.values[kk]) <= tol
+
+
+@pytest.mark.parametrize("nw,nb,threads,block", [(41, 41, 2, None), (1, 41, 2, None), (3, 1, 8, None),
+                                                   (5, 4, 3, None), (5, 2, 4, None), (5, 4, 3, 2), (1, 1, 2, None)])
+def test_grid_chunks_cover_the_grid(nw, nb, threads, block):
+    """Work items: contiguous ranges of the flattened grid, each point once, at most ``threads``
+    of them, sizes within one of each other (default) or ``block`` weight_var rows each."""
+    from spectra.cube import _grid_chunks
+
+    chunks = _grid_chunks(nw, nb, threads, block)
+    assert [c[0] for c in chunks] == [0] + [c[1] for c in chunks[:-1]] and chunks[-1][1] == nw * nb
+    sizes = [b - a for a, b in chunks]
+    if block is None:
+        assert len(chunks) <= threads and max(sizes) - min(sizes) <= 1
+    else:
+        assert all(n == block * nb for n in sizes[:-1]) and 0 < sizes[-1] <= block * nb
+
+
+def test_grid_block_items():
+    """``block`` weight_var rows per work item: more items (progress steps), the same results."""
+    wv, bv = np.linspace(1, 5, 5), np.linspace(0, 4, 3)
+    calls = []
+    a = cube_eigenvalues_grid("erf", 32, 6, wv, bv, ("ck",), max_degree=4, threads=2, block=2, progress=calls.append)
+    b = cube_eigenvalues_grid("erf", 32, 6, wv, bv, ("ck",), max_degree=4, threads=1)
+    assert len(calls) == grid_steps(6, 5, 3, threads=2, block=2) == 7 * 3
+    np.testing.assert_array_equal(np.isnan(a["ck"]), np.isnan(b["ck"]))
+    ok = np.isfinite(a["ck"])
+    assert np.all(np.abs(a["ck"] - b["ck"])[ok] <= (a["ck_err"] + b["ck_err"])[ok])
 
 
 @_FORK
