@@ -912,7 +912,7 @@ def _default_threads() -> int:
 @click.option("--max-degree", type=_Int("max_degree"), default=None,
               help="Degrees 0..max-degree (at most dim on the cube).  [default: cube min(dim, 10); sphere 10]")
 @click.option("--threads", type=_Int("threads"), default=_default_threads,
-              help="Workers (the weight_var grid is split among them; forked processes on Linux, "
+              help="Workers (the grid's points are shared out equally among them; forked processes on Linux, "
                    "threads elsewhere); cube only, ignored with --domain sphere.  [default: min(CPUs, 8)]")
 @click.option("--output", "-o", required=True, metavar="FILE",
               help="Output file: .npz (arrays) or .csv (long format). Written atomically.")
