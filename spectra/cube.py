@@ -150,36 +150,28 @@ def _rounding_01(plan, abs_mean, rnd):
         rnd[..., want[1], :] = plan.c1 * abs_mean
 
 
-def _transform_core(f, plan, work, abs_mean, mu, rnd):
+def _transform_core(f, plan, work, mu, rnd):
     """μ and the rounding bounds (degree, columns) of f (d+1, columns) into ``mu`` and ``rnd``:
-    :func:`_fast_core` or :func:`_slow_core`. ``abs_mean`` False (fast path): leave the rounding
-    of μ_0 and μ_1 to the caller (:func:`_rounding_01`, e.g. for several blocks of columns at once)."""
+    :func:`_fast_core` or :func:`_slow_core`. The fast path leaves the rounding of μ_0 and μ_1 to
+    the caller (:func:`_rounding_01`, which a sweep calls once for several blocks of columns)."""
     if plan.fast:
-        _fast_core(f, plan, work, abs_mean, mu, rnd)
+        _fast_core(f, plan, work, mu, rnd)
     else:
         _slow_core(f, plan, mu, rnd)
 
 
-def _fast_core(f, plan, work, abs_mean, mu, rnd):
+def _fast_core(f, plan, work, mu, rnd):
     """The fast path of :func:`_transform_double` on f of shape (d+1, columns): writes μ and the
-    rounding bounds (degree, columns) into ``mu`` and ``rnd``; ``work`` is (3, ≥ d+1, ≥ columns).
-    ``abs_mean`` (E_B|f| per column): None computes it; False leaves the rows of μ_0, μ_1 in
-    ``rnd`` unwritten."""
+    rounding bounds of degrees ≥ 2 (degree, columns) into ``mu`` and ``rnd``; ``work`` is
+    (3, ≥ d+1, ≥ columns)."""
     n, cols = f.shape
     want = plan.want
     A, G1, G2 = work[0, :n, :cols], work[1, : n - 1, :cols], work[2, : n - 2, :cols]
-    if abs_mean is None and (0 in want or 1 in want):
-        np.abs(f, out=A)
-        abs_mean = plan.w_d @ A
-    # rounding of the averages: u (log₂d + 2) E_B|f| for μ_0, and for μ_1 the same bound via
-    # ½ E_{B_{d−1}}|Δf| ≤ E_{B_d}|f|
     if 0 in want:
         mu[want[0]] = plan.w_d @ f
     np.subtract(f[:-1], f[1:], out=G1)
     if 1 in want:
         mu[want[1]] = (plan.w_1 @ G1) * 0.5
-    if abs_mean is not False:
-        _rounding_01(plan, abs_mean, rnd)
     np.subtract(G1[:-1], G1[1:], out=G2)
     A2 = A[: n - 2]
     if isinstance(plan.rows, slice):
@@ -193,7 +185,19 @@ def _fast_core(f, plan, work, abs_mean, mu, rnd):
         rnd[plan.rows] = (_U * (plan.d + 2)) * (plan.Mabs @ A2)
 
 
-def _transform_double(f, e, d, degrees, rel=0.0, work=None, abs_mean=None, rms_e=None):
+def _error_bound(plan, mu, rnd, rel, rms_e, out=None):
+    """rounding + (k + 1) rel |μ_k| + 2 rms_B(e) / C(d, k)^{1/2} (see :func:`_transform_double`),
+    degree along the second-to-last axis of ``mu`` and ``rnd``; ``rms_e`` per column (or None)."""
+    err = np.abs(mu, out=out)
+    err *= plan.kvec1
+    err *= rel
+    err += rnd
+    if rms_e is not None:
+        err += plan.noise * rms_e
+    return err
+
+
+def _transform_double(f, e, d, degrees, rel=0.0):
     """μ_k and error estimates for each k in ``degrees`` from values ``f`` of shape (d+1, …)
     (the points t_j = 1 − 2j/d along the first axis). Returns arrays of shape (…, len(degrees)).
 
@@ -213,10 +217,7 @@ def _transform_double(f, e, d, degrees, rel=0.0, work=None, abs_mean=None, rms_e
         + (k + 1) rel |μ_k|                            shared errors
 
     The rounding of the matrix product is below the first term by ~n/(dk) (it acts on
-    second differences, which are O(d⁻²) of f). ``work`` (3, ≥d+1, ≥columns) is optional
-    scratch space, so that repeated calls allocate nothing large; ``abs_mean`` optionally supplies
-    (an upper estimate of) E_B|f| per column, and ``rms_e`` (Σ_j B_d(j) e_j²)^{1/2} per column in
-    place of ``e``.
+    second differences, which are O(d⁻²) of f).
     """
     n = f.shape[0]
     lead = f.shape[1:]
@@ -224,29 +225,15 @@ def _transform_double(f, e, d, degrees, rel=0.0, work=None, abs_mean=None, rms_e
     if np.ndim(rel):
         rel = np.broadcast_to(rel, lead).reshape(-1)
     plan = _plan(d, tuple(degrees))
-    if e is not None:
-        rms_e = _rms(np.broadcast_to(e, (n,) + lead).reshape(n, -1), plan.w_d)
-    elif rms_e is not None:
-        rms_e = np.broadcast_to(rms_e, lead).reshape(-1)
+    rms_e = None if e is None else _rms(np.broadcast_to(e, (n,) + lead).reshape(n, -1), plan.w_d)
+    mu = np.empty((len(plan.degrees), f.shape[1]))
+    rnd = np.empty_like(mu)  # rounding of the averages / products
     with np.errstate(over="ignore", invalid="ignore"):
-        mu, err = _transform_cols(f, plan, rel, rms_e, work, abs_mean)
+        _transform_core(f, plan, np.empty((3,) + f.shape) if plan.fast else None, mu, rnd)
+        if plan.fast and (0 in plan.want or 1 in plan.want):
+            _rounding_01(plan, plan.w_d @ np.abs(f), rnd)
+        err = _error_bound(plan, mu, rnd, rel, rms_e)
     return np.moveaxis(mu, 0, -1).reshape(lead + (-1,)), np.moveaxis(err, 0, -1).reshape(lead + (-1,))
-
-
-def _transform_cols(f, plan, rel, rms_e, work=None, abs_mean=None, mu=None, rnd=None):
-    """(μ, error bounds), each (degree, columns), of f (d+1, columns): the algorithm of
-    :func:`_transform_double` without its reshaping. ``mu`` and ``rnd`` (degree, columns) may be
-    given to write into; the error bound is rounding + shared (``rel``) + point-wise (``rms_e``)."""
-    n, cols = f.shape
-    mu = np.empty((len(plan.degrees), cols)) if mu is None else mu
-    rnd = np.empty_like(mu) if rnd is None else rnd  # rounding of the averages / products
-    if plan.fast and (work is None or work.shape[1] < n or work.shape[2] < cols):
-        work = np.empty((3, n, cols))
-    _transform_core(f, plan, work, abs_mean, mu, rnd)
-    err = rnd + plan.kvec1 * np.abs(mu) * rel
-    if rms_e is not None:
-        err += plan.noise * rms_e
-    return mu, err
 
 
 def _center_gaps(mu, err, center, rel, ks):
@@ -283,11 +270,9 @@ def _one_minus_t(d):
     return 2.0 * np.arange(d + 1) / d
 
 
-def _from_gaps(center, gap, gap_err, rel, d, ks, **transform):
-    """μ_k of Φ = c − gap (c the value at t = 0): μ_0 = c − μ_0(gap), μ_k = −μ_k(gap), k ≥ 1.
-
-    ``transform`` passes ``work``, ``abs_mean`` and ``rms_e`` on to :func:`_transform_double`."""
-    mu, err = _transform_double(gap, gap_err, d, ks, rel, **transform)
+def _from_gaps(center, gap, gap_err, rel, d, ks):
+    """μ_k of Φ = c − gap (c the value at t = 0): μ_0 = c − μ_0(gap), μ_k = −μ_k(gap), k ≥ 1."""
+    mu, err = _transform_double(gap, gap_err, d, ks, rel)
     _center_gaps(np.moveaxis(mu, -1, 0), np.moveaxis(err, -1, 0), center, rel, ks)
     return mu, err
 
@@ -642,8 +627,6 @@ def _noop():
 
 
 def _grid_threads(threads):
-    import os
-
     return min(os.cpu_count() or 1, 8) if threads is None else _validate.integer("threads", threads, lo=1)
 
 
@@ -710,7 +693,7 @@ def _run_forked(run, chunks, step=None):
                     os.close(r)
                     _keep_heap()
                     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                        run(ch, (lambda w=w: os.write(w, b".")) if step is not None else (lambda: None))
+                        run(ch, (lambda w=w: os.write(w, b".")) if step is not None else _noop)
                 except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
                     code = 1
                     with contextlib.suppress(BaseException):
@@ -889,7 +872,7 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
                 ends[0, :, n] = f[sub]
                 ends[1, :, n] = L.gap_err(k).reshape(nsub, C)
                 center[n] = L.center(k).reshape(C)
-                _transform_core(f, plan, work, False, mu[n], rnd[n])
+                _transform_core(f, plan, work, mu[n], rnd[n])
             # both kernels at once from here. E_B|gap| (for the rounding of μ_0, μ_1) and the
             # point-wise errors, rms_B(e)² ≤ Σ_intervals mass · max(end-point bounds)²
             np.abs(ends[0], out=ends[0])
@@ -898,11 +881,7 @@ def cube_eigenvalues_grid(activation, dim, max_depth, weight_var, bias_var, kern
             rms = _rms(hi[1], mass).reshape(nk, 1, C)
             if plan.fast:
                 _rounding_01(plan, amean, rnd)
-            np.abs(mu, out=err)
-            err *= plan.kvec1
-            err *= rel
-            err += rnd
-            err += plan.noise * rms
+            _error_bound(plan, mu, rnd, rel, rms, out=err)
             _center_gaps(mu.swapaxes(0, 1), err.swapaxes(0, 1), center, rel, ks)
             for z in zidx[L.depth]:
                 mu[z] = err[z] = 0.0
